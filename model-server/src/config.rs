@@ -1,0 +1,113 @@
+//! Settings of the `model-server` binary, from flags or environment variables.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::Limits;
+use crate::model::SessionOptions;
+
+/// Where SageMaker unpacks `model.tar.gz` inside the container.
+pub const SAGEMAKER_MODEL_DIR: &str = "/opt/ml/model";
+/// The model used for local runs, beside the project checkout.
+pub const LOCAL_MODEL_DIR: &str = "../shared/models/mobilenetv2-int8";
+
+/// SageMaker-compatible inference server for ONNX image classifiers.
+///
+/// Every flag can also be given as the environment variable named in its help.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "model-server", version)]
+pub struct Config {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    pub host: IpAddr,
+
+    /// Port to listen on (SageMaker sends traffic to 8080; 0 picks a free port).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Directory with model.onnx, labels.txt and an optional model.json. Defaults to
+    /// /opt/ml/model, or ../shared/models/mobilenetv2-int8 when /opt/ml/model does not exist.
+    #[arg(long, env = "MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+
+    /// Path of libonnxruntime.so (scripts/setup.sh installs it and sets this).
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    pub ort_dylib_path: Option<PathBuf>,
+
+    /// Largest image accepted, in bytes (after base64 decoding).
+    #[arg(long, env = "MAX_IMAGE_BYTES", default_value_t = 6 * 1024 * 1024)]
+    pub max_image_bytes: usize,
+
+    /// Largest image accepted, in pixels (checked from the header before decoding).
+    #[arg(long, env = "MAX_IMAGE_PIXELS", default_value_t = 40_000_000)]
+    pub max_image_pixels: u64,
+
+    /// Requests decoding or running inference at once; more are refused with 503. Defaults to
+    /// the number of CPU cores.
+    #[arg(long, env = "MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<usize>,
+
+    /// ONNX Runtime sessions; defaults to max-in-flight so no admitted request waits for one.
+    #[arg(long, env = "ORT_SESSIONS")]
+    pub ort_sessions: Option<usize>,
+
+    /// ONNX Runtime intra-op threads per session.
+    #[arg(long, env = "ORT_INTRA_THREADS", default_value_t = 1)]
+    pub ort_intra_threads: usize,
+}
+
+/// SageMaker starts the container as `<entrypoint> serve`.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+}
+
+impl Config {
+    pub fn listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+
+    /// The configured model directory, or the SageMaker default, or the local shared model.
+    pub fn resolved_model_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.model_dir {
+            return dir.clone();
+        }
+        let sagemaker = Path::new(SAGEMAKER_MODEL_DIR);
+        let local = Path::new(LOCAL_MODEL_DIR);
+        if !sagemaker.exists() && local.exists() {
+            local.to_path_buf()
+        } else {
+            sagemaker.to_path_buf()
+        }
+    }
+
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_image_bytes: self.max_image_bytes,
+            max_pixels: self.max_image_pixels,
+            max_in_flight: self.max_in_flight(),
+        }
+    }
+
+    pub fn session_options(&self) -> SessionOptions {
+        SessionOptions {
+            sessions: self
+                .ort_sessions
+                .unwrap_or_else(|| self.max_in_flight())
+                .max(1),
+            intra_threads: self.ort_intra_threads.max(1),
+        }
+    }
+}

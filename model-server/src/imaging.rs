@@ -1,0 +1,476 @@
+//! Image decoding and ImageNet-style preprocessing.
+//!
+//! The pipeline follows torchvision's `Resize(shorter) → CenterCrop(input) → ToTensor →
+//! Normalize(mean, std)` on a PIL image, so that models trained with it see the inputs they
+//! expect:
+//! - the format is recognised by magic bytes, never by the declared content type;
+//! - the pixel count is read from the header and checked before anything is decoded, so a
+//!   decompression bomb never allocates;
+//! - large JPEGs are downscaled by 1/2, 1/4 or 1/8 inside the decoder (DCT scaling) as long as
+//!   the shorter side stays at or above the resize target, which is what makes 12 MP photos
+//!   cheap;
+//! - EXIF orientation is applied, and every colour type (grey, alpha, CMYK, 16-bit, palette)
+//!   becomes 8-bit RGB;
+//! - the resize uses an antialiased triangle (bilinear) filter, and the center crop is folded
+//!   into the resize so that only the 224×224 output is ever computed.
+
+use std::io::Cursor;
+
+use fast_image_resize::images::{Image as FirImage, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+
+/// Formats the server decodes. Anything else is refused as unsupported.
+pub const SUPPORTED_FORMATS: [ImageFormat; 5] = [
+    ImageFormat::Jpeg,
+    ImageFormat::Png,
+    ImageFormat::Gif,
+    ImageFormat::WebP,
+    ImageFormat::Bmp,
+];
+
+/// Why an image could not be turned into a tensor.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// The bytes do not start like any image format we know.
+    #[error("the body is not a recognised image (supported: JPEG, PNG, GIF, WebP, BMP)")]
+    Unrecognized,
+    /// A real image format that this server does not decode.
+    #[error("{0} images are not supported (supported: JPEG, PNG, GIF, WebP, BMP)")]
+    Unsupported(String),
+    /// The header declares more pixels than allowed; nothing was decoded.
+    #[error("image is {width}x{height} ({pixels} pixels), over the limit of {max_pixels} pixels")]
+    TooManyPixels {
+        width: u32,
+        height: u32,
+        pixels: u64,
+        max_pixels: u64,
+    },
+    /// Decoding would need more memory than the pixel limit allows (e.g. a huge GIF frame).
+    #[error("image needs more memory to decode than allowed: {0}")]
+    OverDecoderLimit(String),
+    /// The image is truncated, corrupt or otherwise undecodable.
+    #[error("could not decode the {format} image: {reason}")]
+    Invalid {
+        format: &'static str,
+        reason: String,
+    },
+}
+
+fn format_name(format: ImageFormat) -> &'static str {
+    match format {
+        ImageFormat::Jpeg => "JPEG",
+        ImageFormat::Png => "PNG",
+        ImageFormat::Gif => "GIF",
+        ImageFormat::WebP => "WebP",
+        ImageFormat::Bmp => "BMP",
+        other => other.extensions_str().first().copied().unwrap_or("unknown"),
+    }
+}
+
+/// Recognises a supported image format from its magic bytes.
+pub fn sniff_format(bytes: &[u8]) -> Result<ImageFormat, ImageError> {
+    let format = image::guess_format(bytes).map_err(|_| ImageError::Unrecognized)?;
+    if SUPPORTED_FORMATS.contains(&format) {
+        Ok(format)
+    } else {
+        Err(ImageError::Unsupported(
+            format!("{format:?}").to_uppercase(),
+        ))
+    }
+}
+
+/// A decoded image, upright and in 8-bit RGB.
+#[derive(Debug)]
+pub struct DecodedImage {
+    pub rgb: RgbImage,
+    pub format: ImageFormat,
+    /// Width and height as stored in the file, before orientation and DCT scaling.
+    pub stored_width: u32,
+    pub stored_height: u32,
+    /// 1, 2, 4 or 8: the JPEG DCT downscale applied while decoding.
+    pub dct_scale_denominator: u32,
+}
+
+impl DecodedImage {
+    pub fn stored_pixels(&self) -> u64 {
+        u64::from(self.stored_width) * u64::from(self.stored_height)
+    }
+}
+
+fn check_pixels(width: u32, height: u32, max_pixels: u64) -> Result<(), ImageError> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > max_pixels {
+        return Err(ImageError::TooManyPixels {
+            width,
+            height,
+            pixels,
+            max_pixels,
+        });
+    }
+    Ok(())
+}
+
+/// The largest JPEG DCT scale denominator (1, 2, 4, 8) that keeps the shorter side at or above
+/// `min_shorter_side`, so the final resize still only ever shrinks or keeps the image.
+fn dct_scale_denominator(width: u32, height: u32, min_shorter_side: u32) -> u32 {
+    let shorter = width.min(height);
+    [8, 4, 2]
+        .into_iter()
+        .find(|d| shorter.div_ceil(*d) >= min_shorter_side)
+        .unwrap_or(1)
+}
+
+/// Decodes `bytes` into an upright RGB image.
+///
+/// `min_shorter_side` is the resize target; JPEGs whose shorter side is at least twice that are
+/// DCT-downscaled while decoding.
+pub fn decode(
+    bytes: &[u8],
+    max_pixels: u64,
+    min_shorter_side: u32,
+) -> Result<DecodedImage, ImageError> {
+    let format = sniff_format(bytes)?;
+    if format == ImageFormat::Jpeg {
+        if !jpeg_has_end_of_image(bytes) {
+            // Decoders pad truncated scans with grey; a cut-off upload must not be classified.
+            return Err(invalid(
+                format,
+                "the JPEG is truncated (no end-of-image marker)",
+            ));
+        }
+        if let Some(decoded) = decode_jpeg_scaled(bytes, max_pixels, min_shorter_side)? {
+            return Ok(decoded);
+        }
+    }
+    decode_generic(bytes, format, max_pixels)
+}
+
+/// True when an EOI marker follows the first scan. Inside entropy-coded data 0xFF is always
+/// stuffed (0xFF00) or a restart marker, so `FF D9` after SOS can only be the real EOI.
+fn jpeg_has_end_of_image(bytes: &[u8]) -> bool {
+    let Some(scan) = bytes.windows(2).position(|w| w == [0xFF, 0xDA]) else {
+        return false;
+    };
+    // Searched from the end, where the marker normally is.
+    bytes
+        .windows(2)
+        .rposition(|w| w == [0xFF, 0xD9])
+        .is_some_and(|end| end > scan)
+}
+
+fn invalid(format: ImageFormat, err: impl std::fmt::Display) -> ImageError {
+    ImageError::Invalid {
+        format: format_name(format),
+        reason: err.to_string(),
+    }
+}
+
+/// Decodes large JPEGs with DCT scaling. Returns `Ok(None)` when scaling would not help (small
+/// images) or is not supported for the colour space (CMYK), so the generic path decodes them.
+fn decode_jpeg_scaled(
+    bytes: &[u8],
+    max_pixels: u64,
+    min_shorter_side: u32,
+) -> Result<Option<DecodedImage>, ImageError> {
+    let jpeg = ImageFormat::Jpeg;
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.read_info().map_err(|e| invalid(jpeg, e))?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| invalid(jpeg, "missing frame header"))?;
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    check_pixels(width, height, max_pixels)?;
+    let denominator = dct_scale_denominator(width, height, min_shorter_side);
+    if denominator == 1 || info.pixel_format == jpeg_decoder::PixelFormat::CMYK32 {
+        return Ok(None);
+    }
+    let to_u16 = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
+    let (scaled_w, scaled_h) = decoder
+        .scale(
+            to_u16(width.div_ceil(denominator)),
+            to_u16(height.div_ceil(denominator)),
+        )
+        .map_err(|e| invalid(jpeg, e))?;
+    let pixels = decoder.decode().map_err(|e| invalid(jpeg, e))?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| invalid(jpeg, "missing frame header"))?;
+    let (w, h) = (u32::from(scaled_w), u32::from(scaled_h));
+    let rgb = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => RgbImage::from_raw(w, h, pixels),
+        jpeg_decoder::PixelFormat::L8 => {
+            image::GrayImage::from_raw(w, h, pixels).map(|g| DynamicImage::from(g).into_rgb8())
+        }
+        jpeg_decoder::PixelFormat::L16 => {
+            // jpeg-decoder returns big-endian 16-bit samples; keep the high byte.
+            let high: Vec<u8> = pixels.chunks_exact(2).map(|p| p[0]).collect();
+            image::GrayImage::from_raw(w, h, high).map(|g| DynamicImage::from(g).into_rgb8())
+        }
+        jpeg_decoder::PixelFormat::CMYK32 => None,
+    }
+    .ok_or_else(|| invalid(jpeg, "decoded buffer does not match the frame size"))?;
+    let orientation = decoder
+        .exif_data()
+        .and_then(image::metadata::Orientation::from_exif_chunk)
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut upright = DynamicImage::ImageRgb8(rgb);
+    upright.apply_orientation(orientation);
+    Ok(Some(DecodedImage {
+        rgb: upright.into_rgb8(),
+        format: jpeg,
+        stored_width: width,
+        stored_height: height,
+        dct_scale_denominator: denominator,
+    }))
+}
+
+fn decode_generic(
+    bytes: &[u8],
+    format: ImageFormat,
+    max_pixels: u64,
+) -> Result<DecodedImage, ImageError> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    // Belt and braces: the header check below refuses bombs, and these limits stop any
+    // decoder from allocating more than a 16-bit RGBA image of the allowed size.
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| classify(format, e))?;
+    let (width, height) = decoder.dimensions();
+    check_pixels(width, height, max_pixels)?;
+    if width == 0 || height == 0 {
+        return Err(invalid(format, "the image has no pixels"));
+    }
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| classify(format, e))?;
+    image.apply_orientation(orientation);
+    Ok(DecodedImage {
+        rgb: image.into_rgb8(),
+        format,
+        stored_width: width,
+        stored_height: height,
+        dct_scale_denominator: 1,
+    })
+}
+
+fn classify(format: ImageFormat, err: image::ImageError) -> ImageError {
+    match err {
+        image::ImageError::Limits(limit) => ImageError::OverDecoderLimit(limit.to_string()),
+        other => invalid(format, other),
+    }
+}
+
+/// How a model wants its input prepared (torchvision ImageNet defaults unless a model says
+/// otherwise).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreprocessSpec {
+    /// Width and height of the model input (center crop size).
+    pub input_width: u32,
+    pub input_height: u32,
+    /// The shorter image side is resized to this before the center crop.
+    pub resize_shorter: u32,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl Default for PreprocessSpec {
+    fn default() -> Self {
+        Self {
+            input_width: 224,
+            input_height: 224,
+            resize_shorter: 256,
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        }
+    }
+}
+
+impl PreprocessSpec {
+    /// Number of f32 values in one NCHW input (3 × H × W).
+    pub fn tensor_len(&self) -> usize {
+        3 * self.input_width as usize * self.input_height as usize
+    }
+}
+
+/// The crop, in source pixel coordinates, that torchvision's `Resize(shorter)` followed by
+/// `CenterCrop(h, w)` selects.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SourceCrop {
+    pub left: f64,
+    pub top: f64,
+    pub width: f64,
+    pub height: f64,
+}
+
+/// torchvision rounds the crop offset with Python's `round`, which rounds halves to even.
+fn center_offset(resized: u32, crop: u32) -> u32 {
+    let diff = resized.saturating_sub(crop);
+    let half = diff / 2;
+    if diff % 2 == 1 && half % 2 == 1 {
+        half + 1
+    } else {
+        half
+    }
+}
+
+/// Computes the resized size exactly as torchvision does (the longer side is truncated) and maps
+/// the center crop back into source coordinates.
+pub fn source_crop(width: u32, height: u32, spec: &PreprocessSpec) -> SourceCrop {
+    let short = spec.resize_shorter;
+    let (resized_w, resized_h) = if width <= height {
+        let long = (u64::from(short) * u64::from(height) / u64::from(width)) as u32;
+        (short, long.max(1))
+    } else {
+        let long = (u64::from(short) * u64::from(width) / u64::from(height)) as u32;
+        (long.max(1), short)
+    };
+    let scale_x = f64::from(width) / f64::from(resized_w);
+    let scale_y = f64::from(height) / f64::from(resized_h);
+    let left = center_offset(resized_w, spec.input_width);
+    let top = center_offset(resized_h, spec.input_height);
+    SourceCrop {
+        left: f64::from(left) * scale_x,
+        top: f64::from(top) * scale_y,
+        width: f64::from(spec.input_width) * scale_x,
+        height: f64::from(spec.input_height) * scale_y,
+    }
+}
+
+/// Per-channel lookup tables from an 8-bit sample to its normalised float value.
+#[derive(Debug, Clone)]
+pub struct Normalizer {
+    tables: [[f32; 256]; 3],
+}
+
+impl Normalizer {
+    pub fn new(mean: [f32; 3], std: [f32; 3]) -> Self {
+        let mut tables = [[0.0; 256]; 3];
+        for (channel, table) in tables.iter_mut().enumerate() {
+            for (value, slot) in table.iter_mut().enumerate() {
+                *slot = (value as f32 / 255.0 - mean[channel]) / std[channel];
+            }
+        }
+        Self { tables }
+    }
+}
+
+/// Resizes + crops `rgb` into `crop` (an `input_width × input_height` RGB buffer).
+pub fn resize_crop(
+    rgb: &RgbImage,
+    spec: &PreprocessSpec,
+    resizer: &mut Resizer,
+) -> Result<FirImage<'static>, ImageError> {
+    let (width, height) = rgb.dimensions();
+    let src = ImageRef::new(width, height, rgb.as_raw(), PixelType::U8x3)
+        .map_err(|e| invalid(ImageFormat::Png, e))?;
+    let mut dst = FirImage::new(spec.input_width, spec.input_height, PixelType::U8x3);
+    let crop = source_crop(width, height, spec);
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
+        .crop(crop.left, crop.top, crop.width, crop.height);
+    resizer
+        .resize(&src, &mut dst, &options)
+        .map_err(|e| ImageError::Invalid {
+            format: "resized",
+            reason: e.to_string(),
+        })?;
+    Ok(dst)
+}
+
+/// Writes the crop as a normalised NCHW float tensor into `out` (length `3 × H × W`).
+pub fn normalize_into(crop: &[u8], normalizer: &Normalizer, out: &mut [f32]) {
+    let plane = out.len() / 3;
+    let (red, rest) = out.split_at_mut(plane);
+    let (green, blue) = rest.split_at_mut(plane);
+    let [r_table, g_table, b_table] = &normalizer.tables;
+    for (((pixel, r), g), b) in crop
+        .chunks_exact(3)
+        .zip(red.iter_mut())
+        .zip(green.iter_mut())
+        .zip(blue.iter_mut())
+    {
+        *r = r_table[usize::from(pixel[0])];
+        *g = g_table[usize::from(pixel[1])];
+        *b = b_table[usize::from(pixel[2])];
+    }
+}
+
+/// Decoded → NCHW float tensor in one go (allocates the output).
+pub fn preprocess(
+    rgb: &RgbImage,
+    spec: &PreprocessSpec,
+    normalizer: &Normalizer,
+    resizer: &mut Resizer,
+) -> Result<Vec<f32>, ImageError> {
+    let crop = resize_crop(rgb, spec, resizer)?;
+    let mut tensor = vec![0.0; spec.tensor_len()];
+    normalize_into(crop.buffer(), normalizer, &mut tensor);
+    Ok(tensor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn center_offset_rounds_half_to_even_like_python() {
+        // round(41.5) == 42, round(40.5) == 40 in Python.
+        assert_eq!(center_offset(307, 224), 42);
+        assert_eq!(center_offset(305, 224), 40);
+        assert_eq!(center_offset(256, 224), 16);
+        assert_eq!(center_offset(224, 224), 0);
+    }
+
+    #[test]
+    fn source_crop_matches_torchvision_resize_then_center_crop() {
+        let spec = PreprocessSpec::default();
+        // 500x416: resized to 307x256 (int(256*500/416) = 307), crop offset (42, 16).
+        let crop = source_crop(500, 416, &spec);
+        let sx = 500.0 / 307.0;
+        let sy = 416.0 / 256.0;
+        assert!((crop.left - 42.0 * sx).abs() < 1e-9);
+        assert!((crop.top - 16.0 * sy).abs() < 1e-9);
+        assert!((crop.width - 224.0 * sx).abs() < 1e-9);
+        assert!((crop.height - 224.0 * sy).abs() < 1e-9);
+    }
+
+    #[test]
+    fn dct_scale_keeps_shorter_side_at_or_above_target() {
+        assert_eq!(dct_scale_denominator(500, 416, 256), 1);
+        assert_eq!(dct_scale_denominator(1024, 768, 256), 2);
+        assert_eq!(dct_scale_denominator(4000, 3000, 256), 8);
+        assert_eq!(dct_scale_denominator(2048, 1100, 256), 4);
+        assert_eq!(dct_scale_denominator(100, 50, 256), 1);
+    }
+
+    #[test]
+    fn sniff_rejects_text_and_names_unsupported_formats() {
+        assert!(matches!(
+            sniff_format(b"hello world"),
+            Err(ImageError::Unrecognized)
+        ));
+        let tiff = b"II*\0\x08\0\0\0\0\0\0\0";
+        assert!(matches!(
+            sniff_format(tiff),
+            Err(ImageError::Unsupported(_))
+        ));
+        assert_eq!(
+            sniff_format(b"\x89PNG\r\n\x1a\n rest").ok(),
+            Some(ImageFormat::Png)
+        );
+    }
+
+    #[test]
+    fn normalizer_maps_extremes_with_mean_and_std() {
+        let spec = PreprocessSpec::default();
+        let normalizer = Normalizer::new(spec.mean, spec.std);
+        let mut out = vec![0.0; 3];
+        normalize_into(&[0, 255, 128], &normalizer, &mut out);
+        assert!((out[0] - (0.0 - 0.485) / 0.229).abs() < 1e-6);
+        assert!((out[1] - (1.0 - 0.456) / 0.224).abs() < 1e-6);
+        assert!((out[2] - (128.0 / 255.0 - 0.406) / 0.225).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,274 @@
+//! SageMaker-compatible inference container for ONNX image classifiers.
+//!
+//! `GET /ping` answers 200 once the model is loaded and warmed up; `POST /invocations` takes an
+//! image (raw bytes or base64 JSON) and answers the top-k classes with timings. See the README
+//! for the full contract.
+
+pub mod config;
+pub mod error;
+pub mod imaging;
+pub mod input;
+pub mod model;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+pub use config::Config;
+pub use error::ApiError;
+use imaging::Normalizer;
+use model::{Classifier, ModelError, ModelInfo, Prediction};
+
+/// Request limits enforced before and during decoding.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest image, in bytes (after base64 decoding for JSON bodies).
+    pub max_image_bytes: usize,
+    /// Largest image, in pixels, read from the header before decoding.
+    pub max_pixels: u64,
+    /// Requests decoding or running inference at the same time; beyond this, 503.
+    pub max_in_flight: usize,
+}
+
+#[derive(Debug)]
+struct LoadedModel {
+    classifier: Classifier,
+    normalizer: Normalizer,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// Empty while loading; then the model or the reason it failed, for the process lifetime.
+    model: OnceLock<Result<Arc<LoadedModel>, String>>,
+    limits: Limits,
+    in_flight: Arc<Semaphore>,
+    /// True until the first prediction has been served.
+    cold: AtomicBool,
+}
+
+/// Shared state of the server. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    shared: Arc<Shared>,
+}
+
+impl AppState {
+    /// A server whose model is not loaded yet: `/ping` answers 503 until
+    /// [`AppState::finish_loading`] is called.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                model: OnceLock::new(),
+                in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
+                limits,
+                cold: AtomicBool::new(true),
+            }),
+        }
+    }
+
+    /// Records the outcome of loading; only the first call has an effect.
+    pub fn finish_loading(&self, outcome: Result<Classifier, ModelError>) {
+        let outcome = outcome
+            .map(|classifier| {
+                let spec = &classifier.preprocess;
+                let normalizer = Normalizer::new(spec.mean, spec.std);
+                Arc::new(LoadedModel {
+                    classifier,
+                    normalizer,
+                })
+            })
+            .map_err(|e| e.to_string());
+        match &outcome {
+            Ok(model) => tracing::info!(
+                model.name = %model.classifier.info.name,
+                model.version = %model.classifier.info.version,
+                classes = model.classifier.num_classes(),
+                "model ready"
+            ),
+            Err(reason) => tracing::error!(%reason, "model failed to load; /ping answers 503"),
+        }
+        let _ = self.shared.model.set(outcome);
+    }
+
+    fn model(&self) -> Result<Arc<LoadedModel>, ApiError> {
+        match self.shared.model.get() {
+            None => Err(ApiError::ModelLoading),
+            Some(Ok(model)) => Ok(model.clone()),
+            Some(Err(reason)) => Err(ApiError::ModelUnavailable(reason.clone())),
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.shared.limits
+    }
+}
+
+/// The HTTP API: `/ping` and `/invocations`, JSON errors for everything else.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/ping", get(ping))
+        .route("/invocations", post(invocations))
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(uri.path().to_owned())
+}
+
+#[derive(Serialize)]
+struct PingBody<'a> {
+    status: &'static str,
+    model: &'a ModelInfo,
+}
+
+async fn ping(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let model = state.model()?;
+    Ok(Json(PingBody {
+        status: "ok",
+        model: &model.classifier.info,
+    })
+    .into_response())
+}
+
+/// Milliseconds spent in each stage of one invocation.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Timings {
+    pub decode_ms: f64,
+    pub preprocess_ms: f64,
+    pub inference_ms: f64,
+    pub total_ms: f64,
+}
+
+#[derive(Serialize)]
+struct InvocationBody<'a> {
+    predictions: Vec<Prediction>,
+    model: &'a ModelInfo,
+    timings: Timings,
+    cold_start: bool,
+}
+
+fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// What one classification produced, before the response is built.
+struct Classified {
+    predictions: Vec<Prediction>,
+    decode: Duration,
+    preprocess: Duration,
+    inference: Duration,
+}
+
+thread_local! {
+    // Resizer keeps scratch buffers; one per blocking thread avoids reallocating them.
+    static RESIZER: std::cell::RefCell<fast_image_resize::Resizer> =
+        std::cell::RefCell::new(fast_image_resize::Resizer::new());
+}
+
+fn classify(
+    model: &LoadedModel,
+    image: &[u8],
+    top_k: usize,
+    max_pixels: u64,
+) -> Result<Classified, ApiError> {
+    let spec = &model.classifier.preprocess;
+    let started = Instant::now();
+    let decoded = imaging::decode(image, max_pixels, spec.resize_shorter)?;
+    let decoded_at = Instant::now();
+    let tensor = RESIZER.with_borrow_mut(|resizer| {
+        imaging::preprocess(&decoded.rgb, spec, &model.normalizer, resizer)
+    })?;
+    let preprocessed_at = Instant::now();
+    let probabilities = model
+        .classifier
+        .probabilities(&tensor)
+        .map_err(|e| ApiError::Internal(format!("inference failed: {e}")))?;
+    let inferred_at = Instant::now();
+    Ok(Classified {
+        predictions: model.classifier.top_k(&probabilities, top_k),
+        decode: decoded_at - started,
+        preprocess: preprocessed_at - decoded_at,
+        inference: inferred_at - preprocessed_at,
+    })
+}
+
+async fn invocations(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let model = state.model()?;
+    let limits = state.limits();
+    let kind = input::body_kind(&headers)?;
+    let http_limit = input::max_http_body(kind, limits.max_image_bytes);
+    let body = axum::body::to_bytes(body, http_limit)
+        .await
+        .map_err(|e| body_read_error(&e, http_limit))?;
+    let request = input::parse(kind, &headers, body, limits.max_image_bytes)?;
+    let top_k = request
+        .top_k
+        .unwrap_or(model.classifier.top_k_default)
+        .min(model.classifier.num_classes());
+
+    // Refuse at once rather than queue: a bounded number of requests decode or infer at a time.
+    let permit = state
+        .shared
+        .in_flight
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Overloaded {
+            limit: limits.max_in_flight,
+        })?;
+    let worker_model = model.clone();
+    let classified = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        classify(&worker_model, &request.image, top_k, limits.max_pixels)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("inference task failed: {e}")))??;
+
+    let cold_start = state.shared.cold.swap(false, Ordering::Relaxed);
+    let timings = Timings {
+        decode_ms: millis(classified.decode),
+        preprocess_ms: millis(classified.preprocess),
+        inference_ms: millis(classified.inference),
+        total_ms: millis(started.elapsed()),
+    };
+    tracing::debug!(
+        top1 = classified.predictions.first().map(|p| p.index),
+        total_ms = timings.total_ms,
+        cold_start,
+        "invocation served"
+    );
+    Ok(Json(InvocationBody {
+        predictions: classified.predictions,
+        model: &model.classifier.info,
+        timings,
+        cold_start,
+    })
+    .into_response())
+}
+
+/// A body that fails to arrive is either over the limit or a broken connection.
+fn body_read_error(err: &axum::Error, limit: usize) -> ApiError {
+    let over_limit = std::error::Error::source(err)
+        .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+    if over_limit {
+        ApiError::PayloadTooLarge { limit }
+    } else {
+        ApiError::UnreadableBody(err.to_string())
+    }
+}

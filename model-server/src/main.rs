@@ -1,0 +1,69 @@
+//! `model-server [serve]`: listen first, load the model in the background (`/ping` answers 503
+//! until it is ready), stop gracefully on SIGTERM or Ctrl-C.
+
+use anyhow::Context;
+use clap::Parser;
+use model_server::model::{Classifier, init_runtime};
+use model_server::{AppState, Config, app};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,ort=warn".into()),
+        )
+        .init();
+
+    let state = AppState::new(config.limits());
+    let listener = tokio::net::TcpListener::bind(config.listen_addr())
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen_addr()))?;
+    let addr = listener.local_addr()?;
+    let model_dir = config.resolved_model_dir();
+    tracing::info!(%addr, model_dir = %model_dir.display(), "listening");
+
+    let loader_state = state.clone();
+    let loader_config = config.clone();
+    tokio::task::spawn_blocking(move || {
+        let outcome =
+            init_runtime(loader_config.ort_dylib_path.as_deref()).and_then(|environment| {
+                Classifier::load(environment, &model_dir, loader_config.session_options())
+            });
+        loader_state.finish_loading(outcome);
+    });
+
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,308 @@
+//! Test helpers: paths to the shared model and photos, generated test images, and a real
+//! `model-server` process on a free port.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Cursor};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use image::{ImageEncoder, Rgb, RgbImage};
+
+/// `../shared` beside the checkout, or `SHARED_DIR`.
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
+}
+
+pub fn model_dir() -> PathBuf {
+    shared_dir().join("models/mobilenetv2-int8")
+}
+
+pub fn shared_image(name: &str) -> Vec<u8> {
+    let path = shared_dir().join("images").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+pub fn ort_dylib() -> PathBuf {
+    std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from).expect(
+        "ORT_DYLIB_PATH is not set: run the tests through scripts/test.sh, or eval \"$(scripts/setup.sh)\" first",
+    )
+}
+
+/// A smooth, photo-like test picture (gradients and soft shapes; compresses like a photo).
+pub fn photo_like(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| {
+        let fx = x as f32 / width as f32;
+        let fy = y as f32 / height as f32;
+        let ring = ((fx - 0.5).hypot(fy - 0.5) * 40.0).sin() * 0.5 + 0.5;
+        Rgb([
+            (255.0 * fx) as u8,
+            (255.0 * ring) as u8,
+            (255.0 * (1.0 - fy)) as u8,
+        ])
+    })
+}
+
+pub fn encode(image: &image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut out = Cursor::new(Vec::new());
+    image.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+pub fn jpeg(image: &RgbImage, quality: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+        .write_image(
+            image.as_raw(),
+            image.width(),
+            image.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+    out
+}
+
+/// An EXIF APP1 payload ("Exif\0\0" + big-endian TIFF with one Orientation entry).
+pub fn exif_orientation_payload(orientation: u16) -> Vec<u8> {
+    let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01".to_vec();
+    exif.extend_from_slice(&[0x01, 0x12, 0x00, 0x03, 0, 0, 0, 1]);
+    exif.extend_from_slice(&orientation.to_be_bytes());
+    exif.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    exif
+}
+
+/// A JPEG with an EXIF Orientation tag, inserted right after SOI.
+pub fn jpeg_with_orientation(image: &RgbImage, orientation: u16) -> Vec<u8> {
+    let plain = jpeg(image, 90);
+    let payload = exif_orientation_payload(orientation);
+    let mut out = plain[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&u16::try_from(payload.len() + 2).unwrap().to_be_bytes());
+    out.extend_from_slice(&payload);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+/// A CMYK JPEG (Adobe APP14), as print workflows produce.
+pub fn cmyk_jpeg(width: u16, height: u16, cmyk: [u8; 4]) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..usize::from(width) * usize::from(height))
+        .flat_map(|_| cmyk)
+        .collect();
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 90)
+        .encode(&pixels, width, height, jpeg_encoder::ColorType::Cmyk)
+        .unwrap();
+    out
+}
+
+fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(kind);
+    hasher.update(data);
+    out.extend_from_slice(&hasher.finalize().to_be_bytes());
+}
+
+/// A tiny PNG whose header declares `width × height` RGB pixels: a decompression bomb.
+pub fn png_bomb(width: u32, height: u32) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    png_chunk(&mut out, b"IHDR", &ihdr);
+    // zlib stream of a few zero bytes: what a bomb's first row would start with.
+    png_chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01],
+    );
+    png_chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// A valid small JPEG whose frame header is patched to declare `width × height`.
+pub fn jpeg_bomb(width: u16, height: u16) -> Vec<u8> {
+    let mut bytes = jpeg(&photo_like(64, 64), 80);
+    let sof = bytes
+        .windows(2)
+        .position(|w| w[0] == 0xFF && (w[1] == 0xC0 || w[1] == 0xC2))
+        .unwrap();
+    bytes[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+    bytes[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+    bytes
+}
+
+/// A GIF whose logical screen and only frame declare `width × height`.
+pub fn gif_bomb(width: u16, height: u16) -> Vec<u8> {
+    let mut out = b"GIF89a".to_vec();
+    out.extend_from_slice(&width.to_le_bytes());
+    out.extend_from_slice(&height.to_le_bytes());
+    out.extend_from_slice(&[0x80, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF]); // 2-colour global table
+    out.push(0x2C); // image descriptor
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.extend_from_slice(&width.to_le_bytes());
+    out.extend_from_slice(&height.to_le_bytes());
+    out.extend_from_slice(&[0, 2, 2, 0x4C, 0x01, 0, 0x3B]);
+    out
+}
+
+/// A `model-server` child process on a free loopback port, killed on drop.
+pub struct Server {
+    child: Child,
+    pub base_url: String,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts the server with the shared model and waits until `/ping` answers 200.
+    pub fn start() -> Self {
+        let server = Self::spawn(&[]);
+        server.wait_ready();
+        server
+    }
+
+    /// Starts the server with extra environment variables, without waiting for the model.
+    pub fn spawn(env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_model-server"));
+        command
+            .arg("serve")
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("MODEL_DIR", model_dir())
+            .env("ORT_DYLIB_PATH", ort_dylib())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start model-server");
+        let stdout = child.stdout.take().unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(record) = serde_json::from_str::<serde_json::Value>(&line)
+                    && record["message"] == "listening"
+                {
+                    let _ = addr_tx.send(record["addr"].as_str().unwrap_or_default().to_owned());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("model-server did not report its address");
+        Self {
+            child,
+            base_url: format!("http://{addr}"),
+            logs,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if raw_http::get_status(&self.url("/ping")) == Some(200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "model-server never became ready; logs:\n{}",
+            self.logs().join("\n")
+        );
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Peak resident memory of the process so far, in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Minimal blocking GET over std only, so readiness polling needs no async runtime.
+pub mod raw_http {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    pub fn get_status(url: &str) -> Option<u16> {
+        let rest = url.strip_prefix("http://")?;
+        let (host, path) = rest
+            .split_once('/')
+            .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+        let mut stream = TcpStream::connect(host).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        response.split_whitespace().nth(1)?.parse().ok()
+    }
+}
+
+/// A temporary directory removed on drop (std only).
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "model-server-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

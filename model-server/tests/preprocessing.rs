@@ -1,0 +1,278 @@
+//! Decoding and preprocessing at the library level: the tensor matches an independent
+//! reference (Pillow, see tests/data/make_preprocess_reference.py), and every colour type,
+//! orientation and format becomes the right upright RGB image.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
+use model_server::imaging::{self, ImageError, Normalizer, PreprocessSpec};
+
+const MAX_PIXELS: u64 = 40_000_000;
+
+fn tensor_of(bytes: &[u8]) -> Vec<f32> {
+    let spec = PreprocessSpec::default();
+    let decoded = imaging::decode(bytes, MAX_PIXELS, spec.resize_shorter).unwrap();
+    let normalizer = Normalizer::new(spec.mean, spec.std);
+    imaging::preprocess(
+        &decoded.rgb,
+        &spec,
+        &normalizer,
+        &mut fast_image_resize::Resizer::new(),
+    )
+    .unwrap()
+}
+
+/// Compares our tensor for a shared image against the Pillow reference, in 8-bit levels.
+fn compare_with_reference(name: &str) -> (f32, f32, f32) {
+    let reference: serde_json::Value =
+        serde_json::from_str(include_str!("data/preprocess_reference.json")).unwrap();
+    let expected = &reference["images"][name];
+    let tensor = tensor_of(&shared_image(name));
+    let plane = 224 * 224;
+    let std = PreprocessSpec::default().std;
+    let step = expected["grid_step"].as_u64().unwrap() as usize;
+    let (mut worst_mean, mut sum_abs, mut worst_abs, mut count) = (0f32, 0f32, 0f32, 0f32);
+    for channel in 0..3 {
+        let values = &tensor[channel * plane..(channel + 1) * plane];
+        let mean = values.iter().sum::<f32>() / plane as f32;
+        let expected_mean = expected["channel_means"][channel].as_f64().unwrap() as f32;
+        // Differences in normalised units × std × 255 = differences in 8-bit levels.
+        let to_levels = std[channel] * 255.0;
+        worst_mean = worst_mean.max((mean - expected_mean).abs() * to_levels);
+        for (row_index, row) in expected["grid"][channel]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            for (col_index, value) in row.as_array().unwrap().iter().enumerate() {
+                let ours = values[row_index * step * 224 + col_index * step];
+                let diff = (ours - value.as_f64().unwrap() as f32).abs() * to_levels;
+                sum_abs += diff;
+                worst_abs = worst_abs.max(diff);
+                count += 1.0;
+            }
+        }
+    }
+    (worst_mean, sum_abs / count, worst_abs)
+}
+
+#[test]
+fn lossless_images_match_the_pillow_torchvision_reference_within_one_level() {
+    // Only fixed-point rounding differs (measured: mean 0.004, average 0.2, worst 1.0 levels).
+    for name in ["cat-chelsea.png", "espresso-coffee.png"] {
+        let (mean_diff, avg_abs, worst) = compare_with_reference(name);
+        assert!(
+            mean_diff < 0.25,
+            "{name}: channel mean off by {mean_diff} levels"
+        );
+        assert!(
+            avg_abs < 0.6,
+            "{name}: average sample off by {avg_abs} levels"
+        );
+        assert!(worst <= 1.01, "{name}: a sample is off by {worst} levels");
+    }
+}
+
+#[test]
+fn jpeg_matches_the_reference_within_decoder_rounding() {
+    // libjpeg (Pillow) and zune-jpeg may differ by a level in IDCT and chroma upsampling
+    // (measured: mean 0.005, average 0.11, worst 1.0 levels).
+    let (mean_diff, avg_abs, worst) = compare_with_reference("house-finch.jpg");
+    assert!(mean_diff < 0.25, "channel mean off by {mean_diff} levels");
+    assert!(avg_abs < 0.6, "average sample off by {avg_abs} levels");
+    assert!(worst <= 2.01, "a sample is off by {worst} levels");
+}
+
+#[test]
+fn a_crop_one_pixel_off_would_fail_the_reference_check() {
+    // Guards the tolerance above: shifting the cat by one pixel must break it.
+    let bytes = shared_image("cat-chelsea.png");
+    let spec = PreprocessSpec::default();
+    let decoded = imaging::decode(&bytes, MAX_PIXELS, spec.resize_shorter).unwrap();
+    let shifted = image::imageops::crop_imm(&decoded.rgb, 1, 0, 450, 300).to_image();
+    let normalizer = Normalizer::new(spec.mean, spec.std);
+    let mut resizer = fast_image_resize::Resizer::new();
+    let ours = imaging::preprocess(&decoded.rgb, &spec, &normalizer, &mut resizer).unwrap();
+    let off = imaging::preprocess(&shifted, &spec, &normalizer, &mut resizer).unwrap();
+    let worst = ours
+        .iter()
+        .zip(&off)
+        .map(|(a, b)| (a - b).abs() * 0.229 * 255.0)
+        .fold(0f32, f32::max);
+    assert!(
+        worst > 1.01,
+        "a shifted crop differs by only {worst} levels"
+    );
+}
+
+fn decode(bytes: &[u8]) -> imaging::DecodedImage {
+    imaging::decode(bytes, MAX_PIXELS, 256).unwrap()
+}
+
+/// A picture with a red marker in the top-left corner and blue elsewhere.
+fn marked(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| {
+        if x < width / 4 && y < height / 4 {
+            Rgb([250, 0, 0])
+        } else {
+            Rgb([0, 0, 250])
+        }
+    })
+}
+
+fn is_red(pixel: &Rgb<u8>) -> bool {
+    pixel[0] > 180 && pixel[2] < 80
+}
+
+#[test]
+fn exif_orientation_is_applied_for_small_and_dct_scaled_jpegs() {
+    // Orientation 6: the stored image must be rotated 90° clockwise to display upright, so the
+    // stored top-left corner ends up top-right.
+    for (width, height, expected_scale) in [(400, 300, 1), (1600, 1200, 4)] {
+        let bytes = jpeg_with_orientation(&marked(width, height), 6);
+        let decoded = decode(&bytes);
+        assert_eq!(decoded.dct_scale_denominator, expected_scale);
+        let (w, h) = decoded.rgb.dimensions();
+        assert_eq!((w, h), (height / expected_scale, width / expected_scale));
+        assert!(
+            is_red(decoded.rgb.get_pixel(w - 2, 2)),
+            "top-right should be red"
+        );
+        assert!(
+            !is_red(decoded.rgb.get_pixel(2, 2)),
+            "top-left should not be red"
+        );
+    }
+}
+
+#[test]
+fn large_jpegs_are_dct_downscaled_while_decoding() {
+    let bytes = jpeg(&photo_like(4000, 3000), 85);
+    let decoded = decode(&bytes);
+    assert_eq!(decoded.dct_scale_denominator, 8);
+    assert_eq!(decoded.rgb.dimensions(), (500, 375));
+    assert_eq!((decoded.stored_width, decoded.stored_height), (4000, 3000));
+}
+
+#[test]
+fn grayscale_alpha_sixteen_bit_and_palette_become_rgb() {
+    let gray = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(300, 260, image::Luma([77])));
+    for format in [ImageFormat::Jpeg, ImageFormat::Png] {
+        let decoded = decode(&encode(&gray, format));
+        let pixel = decoded.rgb.get_pixel(150, 130);
+        assert!(
+            pixel.0.iter().all(|v| v.abs_diff(77) <= 2),
+            "{format:?}: {pixel:?}"
+        );
+    }
+
+    let rgba = DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(
+        300,
+        260,
+        image::Rgba([10, 200, 30, 0]),
+    ));
+    // Like PIL's convert("RGB"): alpha is dropped, colour kept.
+    assert_eq!(
+        decode(&encode(&rgba, ImageFormat::Png))
+            .rgb
+            .get_pixel(5, 5)
+            .0,
+        [10, 200, 30]
+    );
+
+    let sixteen = DynamicImage::ImageRgb16(image::ImageBuffer::from_pixel(
+        300,
+        260,
+        Rgb([65535u16, 0, 32896]),
+    ));
+    assert_eq!(
+        decode(&encode(&sixteen, ImageFormat::Png))
+            .rgb
+            .get_pixel(5, 5)
+            .0,
+        [255, 0, 128]
+    );
+
+    // GIF is always palette-based.
+    let gif = encode(&DynamicImage::ImageRgb8(marked(300, 260)), ImageFormat::Gif);
+    let decoded = decode(&gif);
+    assert_eq!(decoded.format, ImageFormat::Gif);
+    assert!(is_red(decoded.rgb.get_pixel(5, 5)));
+}
+
+#[test]
+fn cmyk_jpegs_decode_to_rgb_at_any_size() {
+    // Pure cyan ink: no red, full green and blue.
+    for (width, height) in [(300, 260), (1200, 1000)] {
+        let decoded = decode(&cmyk_jpeg(width, height, [255, 0, 0, 0]));
+        assert_eq!(
+            decoded.rgb.dimensions(),
+            (u32::from(width), u32::from(height))
+        );
+        let [r, g, b] = decoded.rgb.get_pixel(20, 20).0;
+        assert!(r < 40 && g > 215 && b > 215, "cyan decoded as {r},{g},{b}");
+    }
+}
+
+#[test]
+fn webp_bmp_and_gif_first_frame_decode() {
+    let picture = DynamicImage::ImageRgb8(marked(320, 240));
+    for format in [ImageFormat::WebP, ImageFormat::Bmp, ImageFormat::Gif] {
+        let decoded = decode(&encode(&picture, format));
+        assert_eq!(decoded.format, format);
+        assert_eq!(decoded.rgb.dimensions(), (320, 240));
+        assert!(is_red(decoded.rgb.get_pixel(3, 3)), "{format:?}");
+    }
+}
+
+#[test]
+fn bombs_are_refused_from_the_header_before_decoding() {
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("png", png_bomb(100_000, 100_000)),
+        ("jpeg", jpeg_bomb(65_000, 65_000)),
+        ("gif", gif_bomb(65_535, 65_535)),
+    ];
+    for (name, bytes) in cases {
+        match imaging::decode(&bytes, MAX_PIXELS, 256) {
+            Err(ImageError::TooManyPixels { pixels, .. }) => {
+                assert!(pixels > MAX_PIXELS, "{name}");
+            }
+            other => panic!("{name}: expected TooManyPixels, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn truncated_and_corrupt_images_are_invalid_not_panics() {
+    let finch = shared_image("house-finch.jpg");
+    let png = shared_image("cat-chelsea.png");
+    let candidates = [
+        finch[..finch.len() / 2].to_vec(),
+        finch[..200].to_vec(),
+        png[..png.len() / 3].to_vec(),
+        png[..40].to_vec(),
+        {
+            let mut corrupt = finch.clone();
+            let sos = corrupt.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+            corrupt[sos + 20..sos + 400].fill(0xFF);
+            corrupt
+        },
+    ];
+    for bytes in candidates {
+        match imaging::decode(&bytes, MAX_PIXELS, 256) {
+            Err(ImageError::Invalid { .. }) | Ok(_) => {}
+            Err(other) => panic!("unexpected error kind: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        imaging::decode(&finch[..finch.len() / 2], MAX_PIXELS, 256),
+        Err(ImageError::Invalid { .. })
+    ));
+    assert!(matches!(
+        imaging::decode(&png[..png.len() / 3], MAX_PIXELS, 256),
+        Err(ImageError::Invalid { .. })
+    ));
+}

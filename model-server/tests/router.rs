@@ -1,0 +1,147 @@
+//! Router tests with `oneshot`: readiness states and model directories, in process.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use http_body_util::BodyExt;
+use model_server::model::{Classifier, ModelError, SessionOptions, init_runtime};
+use model_server::{AppState, Limits, app};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const LIMITS: Limits = Limits {
+    max_image_bytes: 6 * 1024 * 1024,
+    max_pixels: 40_000_000,
+    max_in_flight: 2,
+};
+
+const ONE_SESSION: SessionOptions = SessionOptions {
+    sessions: 1,
+    intra_threads: 1,
+};
+
+fn load(dir: &Path) -> Result<Classifier, ModelError> {
+    let environment = init_runtime(Some(&ort_dylib()))?;
+    Classifier::load(environment, dir, ONE_SESSION)
+}
+
+async fn call(state: &AppState, request: Request<Body>) -> (StatusCode, Option<String>, Value) {
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, retry_after, serde_json::from_slice(&bytes).unwrap())
+}
+
+fn ping() -> Request<Body> {
+    Request::get("/ping").body(Body::empty()).unwrap()
+}
+
+fn finch_request() -> Request<Body> {
+    Request::post("/invocations")
+        .header("content-type", "image/jpeg")
+        .body(Body::from(shared_image("house-finch.jpg")))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn ping_is_503_while_loading_and_200_once_the_model_is_warm() {
+    let state = AppState::new(LIMITS);
+    let (status, retry_after, body) = call(&state, ping()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["code"], "model_loading");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+
+    let (status, _, body) = call(&state, finch_request()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["code"], "model_loading");
+
+    state.finish_loading(load(&model_dir()));
+    let (status, _, body) = call(&state, ping()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["model"]["name"], "mobilenetv2-int8");
+
+    let (status, _, body) = call(&state, finch_request()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["predictions"][0]["index"], 12);
+}
+
+#[tokio::test]
+async fn a_failed_load_keeps_ping_503_with_the_reason() {
+    let state = AppState::new(LIMITS);
+    state.finish_loading(load(Path::new("/nonexistent/model")));
+    let (status, _, body) = call(&state, ping()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["code"], "model_unavailable");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("/nonexistent/model"), "{message}");
+}
+
+/// A model directory that links to the shared model files (never copies them).
+fn linked_model_dir(manifest: Option<&str>, labels: Option<&str>) -> TempDir {
+    let dir = TempDir::new();
+    std::os::unix::fs::symlink(
+        model_dir().join("model.onnx"),
+        dir.path().join("model.onnx"),
+    )
+    .unwrap();
+    match labels {
+        Some(text) => std::fs::write(dir.path().join("labels.txt"), text).unwrap(),
+        None => std::os::unix::fs::symlink(
+            model_dir().join("labels.txt"),
+            dir.path().join("labels.txt"),
+        )
+        .unwrap(),
+    }
+    if let Some(json) = manifest {
+        std::fs::write(dir.path().join("model.json"), json).unwrap();
+    }
+    dir
+}
+
+#[tokio::test]
+async fn model_json_names_the_model_and_sets_the_default_top_k() {
+    let dir = linked_model_dir(
+        Some(r#"{"name":"finch-finder","version":"2026-11-25","top_k_default":3}"#),
+        None,
+    );
+    let state = AppState::new(LIMITS);
+    state.finish_loading(load(dir.path()));
+    let (status, _, body) = call(&state, finch_request()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["model"]["name"], "finch-finder");
+    assert_eq!(body["model"]["version"], "2026-11-25");
+    assert_eq!(body["predictions"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn mismatched_labels_and_bad_manifests_fail_loading_with_a_reason() {
+    let short_labels = linked_model_dir(None, Some("cat\ndog\n"));
+    let err = load(short_labels.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("1000 classes") && err.contains("2 lines"),
+        "{err}"
+    );
+
+    let wrong_size = linked_model_dir(Some(r#"{"input_size":299}"#), None);
+    let err = load(wrong_size.path()).unwrap_err().to_string();
+    assert!(err.contains("299"), "{err}");
+
+    let typo = linked_model_dir(Some(r#"{"nmae":"x"}"#), None);
+    let err = load(typo.path()).unwrap_err().to_string();
+    assert!(err.contains("model.json") && err.contains("nmae"), "{err}");
+
+    let corrupt = TempDir::new();
+    std::fs::write(corrupt.path().join("model.onnx"), b"not an onnx model").unwrap();
+    std::fs::write(corrupt.path().join("labels.txt"), "a\n").unwrap();
+    assert!(matches!(load(corrupt.path()), Err(ModelError::Runtime(_))));
+}

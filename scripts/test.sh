@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: installs the runtime pieces (ONNX Runtime
+# from PyPI), builds, and runs the whole workspace's tests against the real model in
+# ../shared (or SHARED_DIR).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+eval "$(scripts/setup.sh)"
+export SHARED_DIR="${SHARED_DIR:-$root/../shared}"
+if [ ! -f "$SHARED_DIR/models/mobilenetv2-int8/model.onnx" ]; then
+  echo "test: the shared model is missing at $SHARED_DIR/models/mobilenetv2-int8 (set SHARED_DIR)" >&2
+  exit 2
+fi
+
+cargo test --workspace --locked --all-targets
+cargo test --workspace --locked --doc
