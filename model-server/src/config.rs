@@ -59,6 +59,19 @@ pub struct Config {
     /// ONNX Runtime intra-op threads per session.
     #[arg(long, env = "ORT_INTRA_THREADS", default_value_t = 1)]
     pub ort_intra_threads: usize,
+
+    /// Intra-op threads of an extra session that serves a request alone in the server, so it
+    /// gets every core (0 = no such session). Defaults to the number of CPU cores.
+    #[arg(long, env = "ORT_SOLO_THREADS")]
+    pub ort_solo_threads: Option<usize>,
+
+    /// Let idle ONNX Runtime intra-op threads of the shared sessions spin instead of sleeping.
+    #[arg(long, env = "ORT_INTRA_SPINNING", default_value_t = false, action = clap::ArgAction::Set)]
+    pub ort_intra_spinning: bool,
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// SageMaker starts the container as `<entrypoint> serve`.
@@ -88,9 +101,7 @@ impl Config {
     }
 
     pub fn max_in_flight(&self) -> usize {
-        self.max_in_flight
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .max(1)
+        self.max_in_flight.unwrap_or_else(cores).max(1)
     }
 
     pub fn limits(&self) -> Limits {
@@ -108,6 +119,8 @@ impl Config {
                 .unwrap_or_else(|| self.max_in_flight())
                 .max(1),
             intra_threads: self.ort_intra_threads.max(1),
+            intra_spinning: self.ort_intra_spinning,
+            solo_threads: self.ort_solo_threads.unwrap_or_else(cores),
         }
     }
 }

@@ -166,63 +166,67 @@ fn invalid(format: ImageFormat, err: impl std::fmt::Display) -> ImageError {
     }
 }
 
-/// Decodes large JPEGs with DCT scaling. Returns `Ok(None)` when scaling would not help (small
-/// images) or is not supported for the colour space (CMYK), so the generic path decodes them.
+/// Decodes large JPEGs with libjpeg-turbo's DCT scaling (through the `mozjpeg` crate), which
+/// skips most of the inverse DCT and colour work: about twice as fast as a pure-Rust decoder on
+/// 12 MP photos. Returns `Ok(None)` when scaling would not help (small images) or for CMYK,
+/// so the generic path decodes those.
 fn decode_jpeg_scaled(
     bytes: &[u8],
     max_pixels: u64,
     min_shorter_side: u32,
 ) -> Result<Option<DecodedImage>, ImageError> {
     let jpeg = ImageFormat::Jpeg;
-    let mut decoder = jpeg_decoder::Decoder::new(bytes);
-    decoder.read_info().map_err(|e| invalid(jpeg, e))?;
-    let info = decoder
-        .info()
-        .ok_or_else(|| invalid(jpeg, "missing frame header"))?;
-    let (width, height) = (u32::from(info.width), u32::from(info.height));
-    check_pixels(width, height, max_pixels)?;
-    let denominator = dct_scale_denominator(width, height, min_shorter_side);
-    if denominator == 1 || info.pixel_format == jpeg_decoder::PixelFormat::CMYK32 {
-        return Ok(None);
-    }
-    let to_u16 = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
-    let (scaled_w, scaled_h) = decoder
-        .scale(
-            to_u16(width.div_ceil(denominator)),
-            to_u16(height.div_ceil(denominator)),
-        )
-        .map_err(|e| invalid(jpeg, e))?;
-    let pixels = decoder.decode().map_err(|e| invalid(jpeg, e))?;
-    let info = decoder
-        .info()
-        .ok_or_else(|| invalid(jpeg, "missing frame header"))?;
-    let (w, h) = (u32::from(scaled_w), u32::from(scaled_h));
-    let rgb = match info.pixel_format {
-        jpeg_decoder::PixelFormat::RGB24 => RgbImage::from_raw(w, h, pixels),
-        jpeg_decoder::PixelFormat::L8 => {
-            image::GrayImage::from_raw(w, h, pixels).map(|g| DynamicImage::from(g).into_rgb8())
+    // libjpeg reports fatal errors by unwinding (without the panic hook); catch them here.
+    let outcome = std::panic::catch_unwind(|| -> Result<Option<DecodedImage>, ImageError> {
+        let mut decompress = mozjpeg::Decompress::with_markers(&[mozjpeg::Marker::APP(1)])
+            .from_mem(bytes)
+            .map_err(|e| invalid(jpeg, e))?;
+        let (width, height) = decompress.size();
+        let (width, height) = (
+            u32::try_from(width).unwrap_or(u32::MAX),
+            u32::try_from(height).unwrap_or(u32::MAX),
+        );
+        check_pixels(width, height, max_pixels)?;
+        let denominator = dct_scale_denominator(width, height, min_shorter_side);
+        let cmyk = matches!(
+            decompress.color_space(),
+            mozjpeg::ColorSpace::JCS_CMYK | mozjpeg::ColorSpace::JCS_YCCK
+        );
+        if denominator == 1 || cmyk {
+            return Ok(None);
         }
-        jpeg_decoder::PixelFormat::L16 => {
-            // jpeg-decoder returns big-endian 16-bit samples; keep the high byte.
-            let high: Vec<u8> = pixels.chunks_exact(2).map(|p| p[0]).collect();
-            image::GrayImage::from_raw(w, h, high).map(|g| DynamicImage::from(g).into_rgb8())
-        }
-        jpeg_decoder::PixelFormat::CMYK32 => None,
-    }
-    .ok_or_else(|| invalid(jpeg, "decoded buffer does not match the frame size"))?;
-    let orientation = decoder
-        .exif_data()
-        .and_then(image::metadata::Orientation::from_exif_chunk)
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut upright = DynamicImage::ImageRgb8(rgb);
-    upright.apply_orientation(orientation);
-    Ok(Some(DecodedImage {
-        rgb: upright.into_rgb8(),
-        format: jpeg,
-        stored_width: width,
-        stored_height: height,
-        dct_scale_denominator: denominator,
-    }))
+        let orientation = decompress
+            .markers()
+            .find_map(|m| m.data.strip_prefix(b"Exif\0\0"))
+            .and_then(image::metadata::Orientation::from_exif_chunk)
+            .unwrap_or(image::metadata::Orientation::NoTransforms);
+        decompress.scale(u8::try_from(8 / denominator).unwrap_or(8));
+        let mut started = decompress.rgb().map_err(|e| invalid(jpeg, e))?;
+        let (w, h) = (started.width() as u32, started.height() as u32);
+        let pixels = started
+            .read_scanlines::<u8>()
+            .map_err(|e| invalid(jpeg, e))?;
+        started.finish().map_err(|e| invalid(jpeg, e))?;
+        let rgb = RgbImage::from_raw(w, h, pixels)
+            .ok_or_else(|| invalid(jpeg, "decoded buffer does not match the frame size"))?;
+        let mut upright = DynamicImage::ImageRgb8(rgb);
+        upright.apply_orientation(orientation);
+        Ok(Some(DecodedImage {
+            rgb: upright.into_rgb8(),
+            format: jpeg,
+            stored_width: width,
+            stored_height: height,
+            dct_scale_denominator: denominator,
+        }))
+    });
+    outcome.unwrap_or_else(|payload| {
+        let reason = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "libjpeg failed".to_owned());
+        Err(invalid(jpeg, reason))
+    })
 }
 
 fn decode_generic(

@@ -10,7 +10,7 @@ pub mod imaging;
 pub mod input;
 pub mod model;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -52,8 +52,66 @@ struct Shared {
     model: OnceLock<Result<Arc<LoadedModel>, String>>,
     limits: Limits,
     in_flight: Arc<Semaphore>,
+    /// Detects recent concurrency (see [`Shared::alone`]).
+    concurrency: ConcurrencyTracker,
     /// True until the first prediction has been served.
     cold: AtomicBool,
+}
+
+/// How long requests must have come one at a time before a lone request may use the all-cores
+/// session. Under steady concurrent load there are still instants with one request in flight;
+/// giving those all cores would slow the others down, so recent overlap rules it out.
+const SOLO_QUIET_PERIOD: Duration = Duration::from_millis(250);
+
+#[derive(Debug)]
+struct ConcurrencyTracker {
+    epoch: Instant,
+    /// Milliseconds since `epoch` when two requests were last in flight together
+    /// ([`NEVER`] before the first overlap).
+    last_overlap_ms: AtomicU64,
+}
+
+const NEVER: u64 = u64::MAX;
+
+impl ConcurrencyTracker {
+    fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            last_overlap_ms: AtomicU64::new(NEVER),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Called with a permit held: records an overlap when other requests hold permits too.
+    fn admitted(&self, others_in_flight: usize) {
+        if others_in_flight > 0 {
+            self.last_overlap_ms.store(self.now_ms(), Ordering::Relaxed);
+        }
+    }
+
+    fn quiet(&self) -> bool {
+        let last = self.last_overlap_ms.load(Ordering::Relaxed);
+        last == NEVER
+            || self.now_ms().saturating_sub(last)
+                >= u64::try_from(SOLO_QUIET_PERIOD.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+impl Shared {
+    /// Requests holding a permit besides the caller's.
+    fn others_in_flight(&self) -> usize {
+        self.limits
+            .max_in_flight
+            .saturating_sub(self.in_flight.available_permits() + 1)
+    }
+
+    /// True when the caller is the only request in flight and none overlapped recently.
+    fn alone(&self) -> bool {
+        self.others_in_flight() == 0 && self.concurrency.quiet()
+    }
 }
 
 /// Shared state of the server. Cheap to clone.
@@ -70,6 +128,7 @@ impl AppState {
             shared: Arc::new(Shared {
                 model: OnceLock::new(),
                 in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
+                concurrency: ConcurrencyTracker::new(),
                 limits,
                 cold: AtomicBool::new(true),
             }),
@@ -98,6 +157,16 @@ impl AppState {
             Err(reason) => tracing::error!(%reason, "model failed to load; /ping answers 503"),
         }
         let _ = self.shared.model.set(outcome);
+    }
+
+    /// Builds the sessions the model left for later (see
+    /// [`Classifier::add_remaining_sessions`]); a failure leaves the server running on fewer.
+    pub fn add_remaining_sessions(&self, environment: &ort::environment::Environment) {
+        let Ok(model) = self.model() else { return };
+        match model.classifier.add_remaining_sessions(environment) {
+            Ok(added) => tracing::info!(added, "session pool complete"),
+            Err(e) => tracing::warn!(error = %e, "extra sessions failed; serving with fewer"),
+        }
     }
 
     fn model(&self) -> Result<Arc<LoadedModel>, ApiError> {
@@ -181,11 +250,12 @@ fn classify(
     model: &LoadedModel,
     image: &[u8],
     top_k: usize,
-    max_pixels: u64,
+    shared: &Shared,
 ) -> Result<Classified, ApiError> {
+    let limits = &shared.limits;
     let spec = &model.classifier.preprocess;
     let started = Instant::now();
-    let decoded = imaging::decode(image, max_pixels, spec.resize_shorter)?;
+    let decoded = imaging::decode(image, limits.max_pixels, spec.resize_shorter)?;
     let decoded_at = Instant::now();
     let tensor = RESIZER.with_borrow_mut(|resizer| {
         imaging::preprocess(&decoded.rgb, spec, &model.normalizer, resizer)
@@ -193,7 +263,7 @@ fn classify(
     let preprocessed_at = Instant::now();
     let probabilities = model
         .classifier
-        .probabilities(&tensor)
+        .probabilities(&tensor, shared.alone())
         .map_err(|e| ApiError::Internal(format!("inference failed: {e}")))?;
     let inferred_at = Instant::now();
     Ok(Classified {
@@ -232,10 +302,12 @@ async fn invocations(
         .map_err(|_| ApiError::Overloaded {
             limit: limits.max_in_flight,
         })?;
+    let shared = state.shared.clone();
+    shared.concurrency.admitted(shared.others_in_flight());
     let worker_model = model.clone();
     let classified = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        classify(&worker_model, &request.image, top_k, limits.max_pixels)
+        classify(&worker_model, &request.image, top_k, &shared)
     })
     .await
     .map_err(|e| ApiError::Internal(format!("inference task failed: {e}")))??;
@@ -270,5 +342,50 @@ fn body_read_error(err: &axum::Error, limit: usize) -> ApiError {
         ApiError::PayloadTooLarge { limit }
     } else {
         ApiError::UnreadableBody(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lone_request_counts_as_alone_only_after_a_quiet_period() {
+        let tracker = ConcurrencyTracker::new();
+        assert!(tracker.quiet(), "no overlap yet");
+        tracker.admitted(0);
+        assert!(tracker.quiet(), "one request at a time is not an overlap");
+        tracker.admitted(1);
+        assert!(!tracker.quiet(), "just overlapped");
+        tracker
+            .last_overlap_ms
+            .store(tracker.now_ms().saturating_sub(1), Ordering::Relaxed);
+        assert!(!tracker.quiet());
+        // Pretend the overlap happened a quiet period ago.
+        let epoch_shift = SOLO_QUIET_PERIOD + Duration::from_millis(5);
+        let shifted = ConcurrencyTracker {
+            epoch: Instant::now()
+                .checked_sub(epoch_shift)
+                .unwrap_or_else(Instant::now),
+            last_overlap_ms: AtomicU64::new(0),
+        };
+        assert!(shifted.quiet());
+    }
+
+    #[test]
+    fn others_in_flight_counts_permits_held_besides_the_callers() {
+        let state = AppState::new(Limits {
+            max_image_bytes: 1,
+            max_pixels: 1,
+            max_in_flight: 3,
+        });
+        let shared = &state.shared;
+        let mine = shared.in_flight.clone().try_acquire_owned().unwrap();
+        assert_eq!(shared.others_in_flight(), 0);
+        assert!(shared.alone());
+        let other = shared.in_flight.clone().try_acquire_owned().unwrap();
+        assert_eq!(shared.others_in_flight(), 1);
+        assert!(!shared.alone());
+        drop((mine, other));
     }
 }

@@ -1,6 +1,8 @@
 //! `model-server [serve]`: listen first, load the model in the background (`/ping` answers 503
 //! until it is ready), stop gracefully on SIGTERM or Ctrl-C.
 
+use std::time::Instant;
+
 use anyhow::Context;
 use clap::Parser;
 use model_server::model::{Classifier, init_runtime};
@@ -30,11 +32,19 @@ async fn main() -> anyhow::Result<()> {
     let loader_state = state.clone();
     let loader_config = config.clone();
     tokio::task::spawn_blocking(move || {
-        let outcome =
-            init_runtime(loader_config.ort_dylib_path.as_deref()).and_then(|environment| {
-                Classifier::load(environment, &model_dir, loader_config.session_options())
-            });
-        loader_state.finish_loading(outcome);
+        let started = Instant::now();
+        match init_runtime(loader_config.ort_dylib_path.as_deref()) {
+            Err(e) => loader_state.finish_loading(Err(e)),
+            Ok(environment) => {
+                let runtime_ms = started.elapsed().as_secs_f64() * 1e3;
+                let options = loader_config.session_options();
+                let outcome = Classifier::load(environment, &model_dir, options);
+                let ready_ms = started.elapsed().as_secs_f64() * 1e3;
+                tracing::info!(runtime_ms, ready_ms, "first session warmed up");
+                loader_state.finish_loading(outcome);
+                loader_state.add_remaining_sessions(environment);
+            }
+        }
     });
 
     axum::serve(listener, app(state))

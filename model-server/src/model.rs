@@ -6,6 +6,7 @@
 //! `[N,classes]` output works.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 
 use ort::environment::Environment;
@@ -69,6 +70,12 @@ pub struct SessionOptions {
     pub sessions: usize,
     /// ONNX Runtime intra-op threads per session.
     pub intra_threads: usize,
+    /// Whether idle intra-op threads spin. Spinning lowers latency when cores are free but
+    /// burns CPU that other sessions and the image decoding need when they are not.
+    pub intra_spinning: bool,
+    /// Intra-op threads of an extra session used only by a request that is alone in the
+    /// server, so a lone request gets every core (0 or 1: no such session).
+    pub solo_threads: usize,
 }
 
 /// Ensures the ONNX Runtime library is loaded once per process, from `dylib`.
@@ -92,18 +99,34 @@ pub fn init_runtime(dylib: Option<&Path>) -> Result<&'static Environment, ModelE
     }
 }
 
-/// A fixed set of sessions handed out one request at a time. `Session::run` needs `&mut`, so
-/// each session is owned by one inference at a time; callers wait only if more inferences run
-/// than there are sessions.
+/// Sessions handed out one inference at a time (`Session::run` needs `&mut`).
+///
+/// Under load, each inference takes one of the single-threaded `shared` sessions, which gives
+/// the most images per second per core. A request that is alone in the server takes the `solo`
+/// session instead, whose spinning intra-op threads use every core to cut its latency; spinning
+/// threads would steal CPU from concurrent decodes, so it is never used under load.
 struct SessionPool {
-    idle: Mutex<Vec<Session>>,
+    shared: Mutex<Vec<Session>>,
+    /// Shared sessions in existence, idle or not.
+    shared_count: AtomicUsize,
     returned: Condvar,
+    solo: Option<Mutex<Session>>,
 }
 
 impl SessionPool {
-    fn with_session<T>(&self, work: impl FnOnce(&mut Session) -> T) -> T {
+    fn with_session<T>(&self, alone: bool, work: impl FnOnce(&mut Session) -> T) -> T {
+        if let Some(solo) = &self.solo {
+            if alone && let Ok(mut session) = solo.try_lock() {
+                return work(&mut session);
+            }
+            // Before the shared sessions exist (or if building them failed), share the solo one.
+            if self.shared_count.load(Ordering::Acquire) == 0 {
+                let mut session = solo.lock().unwrap_or_else(|p| p.into_inner());
+                return work(&mut session);
+            }
+        }
         let mut session = {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let mut idle = self.shared.lock().unwrap_or_else(|p| p.into_inner());
             loop {
                 if let Some(session) = idle.pop() {
                     break session;
@@ -112,7 +135,7 @@ impl SessionPool {
             }
         };
         let result = work(&mut session);
-        self.idle
+        self.shared
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(session);
@@ -123,9 +146,54 @@ impl SessionPool {
 
 impl std::fmt::Debug for SessionPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let idle = self.idle.lock().map(|v| v.len()).unwrap_or(0);
-        f.debug_struct("SessionPool").field("idle", &idle).finish()
+        let idle = self.shared.lock().map(|v| v.len()).unwrap_or(0);
+        f.debug_struct("SessionPool")
+            .field("idle_shared", &idle)
+            .field("solo", &self.solo.is_some())
+            .finish()
     }
+}
+
+fn build_session(
+    environment: &Environment,
+    model_bytes: &[u8],
+    intra_threads: usize,
+    spinning: bool,
+) -> ort::Result<Session> {
+    Session::builder(environment)?
+        .with_optimization_level(GraphOptimizationLevel::Level3)?
+        .with_intra_threads(intra_threads.max(1))?
+        .with_inter_threads(1)?
+        .with_intra_op_spinning(spinning)?
+        .commit_from_memory(model_bytes)
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("info", &self.info)
+            .field("classes", &self.labels.len())
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sessions still to build after the model is ready.
+struct PendingSessions {
+    model_bytes: Vec<u8>,
+    /// (intra-op threads, spinning) per session.
+    configs: Vec<(usize, bool)>,
+}
+
+/// One inference on zeros, so no request pays for ONNX Runtime's lazy set-up.
+fn warm_up(
+    session: &mut Session,
+    input_name: &str,
+    preprocess: &PreprocessSpec,
+    classes: usize,
+) -> Result<(), ModelError> {
+    let zeros = vec![0.0; preprocess.tensor_len()];
+    run_session(session, input_name, preprocess, classes, &zeros).map(drop)
 }
 
 /// One class and its probability.
@@ -137,9 +205,9 @@ pub struct Prediction {
 }
 
 /// A loaded classifier, ready to run.
-#[derive(Debug)]
 pub struct Classifier {
     pool: SessionPool,
+    pending: Mutex<Option<PendingSessions>>,
     input_name: String,
     labels: Vec<String>,
     pub info: ModelInfo,
@@ -234,16 +302,24 @@ impl Classifier {
         let labels = parse_labels(&String::from_utf8_lossy(&read(&labels_path)?));
         let model_bytes = read(&dir.join("model.onnx"))?;
 
-        let sessions = (0..options.sessions.max(1))
-            .map(|_| {
-                Session::builder(environment)?
-                    .with_optimization_level(GraphOptimizationLevel::Level3)?
-                    .with_intra_threads(options.intra_threads.max(1))?
-                    .with_inter_threads(1)?
-                    .commit_from_memory(&model_bytes)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let (input_name, height, width) = input_geometry(&sessions[0], &manifest)?;
+        // Readiness needs one session only: the solo one when there is one (a first request is
+        // alone), else one shared session. The others are added by `add_remaining_sessions`.
+        let has_solo = options.solo_threads > 1;
+        let first = if has_solo {
+            build_session(environment, &model_bytes, options.solo_threads, true)?
+        } else {
+            build_session(
+                environment,
+                &model_bytes,
+                options.intra_threads,
+                options.intra_spinning,
+            )?
+        };
+        let remaining = vec![
+            (options.intra_threads, options.intra_spinning);
+            options.sessions.max(1) - usize::from(!has_solo)
+        ];
+        let (input_name, height, width) = input_geometry(&first, &manifest)?;
 
         let resize_shorter = manifest
             .resize_size
@@ -274,11 +350,24 @@ impl Classifier {
             let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
             format!("sha256:{hex}")
         });
-        let classifier = Self {
+        let mut first = first;
+        warm_up(&mut first, &input_name, &preprocess, labels.len())?;
+        let (solo, shared) = if has_solo {
+            (Some(Mutex::new(first)), Vec::new())
+        } else {
+            (None, vec![first])
+        };
+        Ok(Self {
             pool: SessionPool {
-                idle: Mutex::new(sessions),
+                shared_count: AtomicUsize::new(shared.len()),
+                shared: Mutex::new(shared),
                 returned: Condvar::new(),
+                solo,
             },
+            pending: Mutex::new(Some(PendingSessions {
+                model_bytes,
+                configs: remaining,
+            })),
             input_name,
             top_k_default: manifest
                 .top_k_default
@@ -287,53 +376,68 @@ impl Classifier {
             labels,
             info: ModelInfo { name, version },
             preprocess,
-        };
-        classifier.warm_up(options.sessions.max(1))?;
-        Ok(classifier)
+        })
     }
 
-    fn warm_up(&self, sessions: usize) -> Result<(), ModelError> {
-        let zeros = vec![0.0; self.preprocess.tensor_len()];
-        let mut held = Vec::with_capacity(sessions);
-        {
-            let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
-            held.append(&mut idle);
-        }
-        let result = held
-            .iter_mut()
-            .try_for_each(|session| self.run_session(session, &zeros).map(drop));
-        self.pool
-            .idle
+    /// Builds and warms the sessions `load` left out, in parallel, and adds them to the pool.
+    /// Until then requests share the sessions that exist. Runs once; later calls do nothing.
+    pub fn add_remaining_sessions(&self, environment: &Environment) -> Result<usize, ModelError> {
+        let pending = self
+            .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .append(&mut held);
-        result
-    }
-
-    fn run_session(&self, session: &mut Session, tensor: &[f32]) -> Result<Vec<f32>, ModelError> {
-        let shape = [
-            1_usize,
-            3,
-            self.preprocess.input_height as usize,
-            self.preprocess.input_width as usize,
-        ];
-        let input = TensorRef::from_array_view((shape, tensor))?;
-        let outputs = session.run(ort::inputs![self.input_name.as_str() => input])?;
-        let (_, logits) = outputs[0].try_extract_tensor::<f32>()?;
-        if logits.len() != self.labels.len() {
-            return Err(ModelError::Unsupported(format!(
-                "the model outputs {} classes but labels.txt has {} lines",
-                logits.len(),
-                self.labels.len()
-            )));
-        }
-        Ok(softmax(logits))
+            .take();
+        let Some(PendingSessions {
+            model_bytes,
+            configs,
+        }) = pending
+        else {
+            return Ok(0);
+        };
+        let sessions = in_parallel(configs, |(threads, spinning)| {
+            let mut session = build_session(environment, &model_bytes, threads, spinning)?;
+            warm_up(
+                &mut session,
+                &self.input_name,
+                &self.preprocess,
+                self.labels.len(),
+            )?;
+            Ok(session)
+        })?;
+        let added = sessions.len();
+        self.pool
+            .shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(sessions);
+        self.pool.shared_count.fetch_add(added, Ordering::Release);
+        self.pool.returned.notify_all();
+        Ok(added)
     }
 
     /// Runs the model on one preprocessed NCHW tensor and returns class probabilities.
-    pub fn probabilities(&self, tensor: &[f32]) -> Result<Vec<f32>, ModelError> {
-        self.pool
-            .with_session(|session| self.run_session(session, tensor))
+    /// `alone` says no other request is in the server, so the all-cores session may be used.
+    pub fn probabilities(&self, tensor: &[f32], alone: bool) -> Result<Vec<f32>, ModelError> {
+        let mut rows = self.probabilities_batch(tensor, alone)?;
+        rows.pop()
+            .ok_or_else(|| ModelError::Unsupported("the model returned no output row".into()))
+    }
+
+    /// Runs the model on several NCHW tensors laid end to end (`n × 3 × H × W` values).
+    pub fn probabilities_batch(
+        &self,
+        tensors: &[f32],
+        alone: bool,
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.pool.with_session(alone, |session| {
+            run_session(
+                session,
+                &self.input_name,
+                &self.preprocess,
+                self.labels.len(),
+                tensors,
+            )
+        })
     }
 
     /// The `k` most probable classes, best first.
@@ -351,6 +455,54 @@ impl Classifier {
     pub fn num_classes(&self) -> usize {
         self.labels.len()
     }
+}
+
+/// Applies `work` to every item on its own thread; the first error wins.
+fn in_parallel<I: Send, O: Send>(
+    items: Vec<I>,
+    work: impl Fn(I) -> Result<O, ModelError> + Sync,
+) -> Result<Vec<O>, ModelError> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .into_iter()
+            .map(|item| scope.spawn(|| work(item)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle.join().unwrap_or_else(|_| {
+                    Err(ModelError::Unsupported("model loading panicked".into()))
+                })
+            })
+            .collect()
+    })
+}
+
+/// Runs a batch of NCHW tensors laid end to end; returns one probability vector per image.
+fn run_session(
+    session: &mut Session,
+    input_name: &str,
+    preprocess: &PreprocessSpec,
+    classes: usize,
+    batch: &[f32],
+) -> Result<Vec<Vec<f32>>, ModelError> {
+    let images = batch.len() / preprocess.tensor_len();
+    let shape = [
+        images,
+        3,
+        preprocess.input_height as usize,
+        preprocess.input_width as usize,
+    ];
+    let input = TensorRef::from_array_view((shape, batch))?;
+    let outputs = session.run(ort::inputs![input_name => input])?;
+    let (_, logits) = outputs[0].try_extract_tensor::<f32>()?;
+    if logits.len() != images * classes {
+        return Err(ModelError::Unsupported(format!(
+            "the model outputs {} classes but labels.txt has {classes} lines",
+            logits.len() / images.max(1),
+        )));
+    }
+    Ok(logits.chunks_exact(classes).map(softmax).collect())
 }
 
 /// Numerically stable softmax.

@@ -144,7 +144,14 @@ async fn every_error_code_comes_back_as_json_through_a_real_request() {
     let server = Server::start();
     let finch = shared_image("house-finch.jpg");
     // (case, content type, body, extra headers, expected status, expected code)
-    type Case<'a> = (&'a str, &'a str, Vec<u8>, &'a [(&'a str, &'a str)], u16, &'a str);
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Vec<u8>,
+        &'a [(&'a str, &'a str)],
+        u16,
+        &'a str,
+    );
     let cases: Vec<Case<'_>> = vec![
         ("empty", "image/jpeg", vec![], &[], 400, "empty_body"),
         (

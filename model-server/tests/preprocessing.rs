@@ -276,3 +276,26 @@ fn truncated_and_corrupt_images_are_invalid_not_panics() {
         Err(ImageError::Invalid { .. })
     ));
 }
+
+#[test]
+fn large_grayscale_jpegs_take_the_scaled_path() {
+    let gray = DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(photo_like(1200, 1000)).to_luma8());
+    let decoded = decode(&encode(&gray, ImageFormat::Jpeg));
+    assert_eq!(decoded.dct_scale_denominator, 2);
+    assert_eq!(decoded.rgb.dimensions(), (600, 500));
+    let [r, g, b] = decoded.rgb.get_pixel(300, 250).0;
+    assert!(r == g && g == b, "grey stays grey: {r},{g},{b}");
+}
+
+#[test]
+fn a_fatal_libjpeg_error_on_the_scaled_path_is_an_invalid_image() {
+    let mut bytes = jpeg(&photo_like(1200, 1000), 85);
+    // Make the first Huffman table declare more codes than fit: libjpeg's "Bogus Huffman
+    // table definition", a fatal error raised by unwinding out of the C decoder.
+    let dht = bytes.windows(2).position(|w| w == [0xFF, 0xC4]).unwrap();
+    bytes[dht + 5..dht + 21].fill(0xFF);
+    match imaging::decode(&bytes, MAX_PIXELS, 256) {
+        Err(ImageError::Invalid { reason, .. }) => assert!(reason.contains("libjpeg"), "{reason}"),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}

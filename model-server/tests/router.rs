@@ -23,6 +23,8 @@ const LIMITS: Limits = Limits {
 const ONE_SESSION: SessionOptions = SessionOptions {
     sessions: 1,
     intra_threads: 1,
+    intra_spinning: false,
+    solo_threads: 0,
 };
 
 fn load(dir: &Path) -> Result<Classifier, ModelError> {
@@ -121,6 +123,25 @@ async fn model_json_names_the_model_and_sets_the_default_top_k() {
     assert_eq!(body["model"]["name"], "finch-finder");
     assert_eq!(body["model"]["version"], "2026-11-25");
     assert_eq!(body["predictions"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn the_model_is_ready_with_one_session_and_the_rest_are_added_once() {
+    let environment = init_runtime(Some(&ort_dylib())).unwrap();
+    let options = SessionOptions {
+        sessions: 2,
+        solo_threads: 2,
+        ..ONE_SESSION
+    };
+    let classifier = Classifier::load(environment, &model_dir(), options).unwrap();
+    let spec = classifier.preprocess.clone();
+    let zeros = vec![0.0; spec.tensor_len()];
+    // Usable before the pool is complete, alone or not (both on the solo session then).
+    assert_eq!(classifier.probabilities(&zeros, true).unwrap().len(), 1000);
+    assert_eq!(classifier.probabilities(&zeros, false).unwrap().len(), 1000);
+    assert_eq!(classifier.add_remaining_sessions(environment).unwrap(), 2);
+    assert_eq!(classifier.add_remaining_sessions(environment).unwrap(), 0);
+    assert_eq!(classifier.probabilities(&zeros, false).unwrap().len(), 1000);
 }
 
 #[test]

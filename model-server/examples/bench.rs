@@ -1,0 +1,339 @@
+//! Measurements behind BENCHMARKS.md (run through scripts/bench.sh):
+//!
+//! - `ort`: raw batch-1 ONNX Runtime throughput, the floor for the server (same sessions and
+//!   thread budget as the server: one session and one intra-op thread per worker);
+//! - `preprocess`: in-process decode + preprocess time for a photo and a generated 12 MP JPEG;
+//! - `overhead`: sequential requests to a running server, end-to-end latency minus the time the
+//!   server reports for decode + preprocess + inference;
+//! - `coldstart`: process spawn → first correct prediction, for any server command.
+//!
+//! Throughput and latency under load come from `wrk`, not from here.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use model_server::imaging::{self, Normalizer, PreprocessSpec};
+use model_server::model::{Classifier, SessionOptions, init_runtime};
+
+#[derive(Parser)]
+struct Args {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Raw ORT batch-1 inferences per second with `workers` threads, each with its own session.
+    Ort {
+        #[arg(long)]
+        model_dir: PathBuf,
+        #[arg(long)]
+        image: PathBuf,
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Images per inference call.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// ONNX Runtime intra-op threads per session.
+        #[arg(long, default_value_t = 1)]
+        intra_threads: usize,
+        #[arg(long)]
+        spinning: bool,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+    },
+    /// Decode + preprocess time of a photo and of a generated 12 MP JPEG, single thread.
+    Preprocess {
+        #[arg(long)]
+        image: PathBuf,
+        #[arg(long, default_value_t = 300)]
+        iterations: usize,
+    },
+    /// Median end-to-end latency minus the server-reported decode + preprocess + inference.
+    Overhead {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        image: PathBuf,
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+    },
+    /// Spawn `command` and time until `url` answers the image with top-1 `expect_index`.
+    Coldstart {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        image: PathBuf,
+        #[arg(long)]
+        expect_index: u64,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        #[arg(trailing_var_arg = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn summary(name: &str, mut samples_ms: Vec<f64>) {
+    samples_ms.sort_by(f64::total_cmp);
+    println!(
+        "{name}: n={} p50={:.3} ms p90={:.3} ms p99={:.3} ms min={:.3} ms",
+        samples_ms.len(),
+        percentile(&samples_ms, 50.0),
+        percentile(&samples_ms, 90.0),
+        percentile(&samples_ms, 99.0),
+        samples_ms[0],
+    );
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+fn main() {
+    match Args::parse().command {
+        Bench::Ort {
+            model_dir,
+            image,
+            workers,
+            batch,
+            intra_threads,
+            spinning,
+            seconds,
+        } => bench_ort(
+            &model_dir,
+            &image,
+            workers,
+            batch,
+            (intra_threads, spinning),
+            seconds,
+        ),
+        Bench::Preprocess { image, iterations } => bench_preprocess(&image, iterations),
+        Bench::Overhead {
+            url,
+            image,
+            requests,
+        } => bench_overhead(&url, &image, requests),
+        Bench::Coldstart {
+            url,
+            image,
+            expect_index,
+            runs,
+            command,
+        } => bench_coldstart(&url, &image, expect_index, runs, &command),
+    }
+}
+
+fn finch_tensor(image: &Path, spec: &PreprocessSpec) -> Vec<f32> {
+    let bytes = std::fs::read(image).unwrap();
+    let decoded = imaging::decode(&bytes, 40_000_000, spec.resize_shorter).unwrap();
+    let normalizer = Normalizer::new(spec.mean, spec.std);
+    imaging::preprocess(
+        &decoded.rgb,
+        spec,
+        &normalizer,
+        &mut fast_image_resize::Resizer::new(),
+    )
+    .unwrap()
+}
+
+fn bench_ort(
+    model_dir: &Path,
+    image: &Path,
+    workers: usize,
+    batch: usize,
+    (intra_threads, intra_spinning): (usize, bool),
+    seconds: f64,
+) {
+    let dylib = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from);
+    let environment = init_runtime(dylib.as_deref()).unwrap();
+    let classifier = Classifier::load(
+        environment,
+        model_dir,
+        SessionOptions {
+            sessions: workers,
+            intra_threads,
+            intra_spinning,
+            solo_threads: 0,
+        },
+    )
+    .unwrap();
+    classifier.add_remaining_sessions(environment).unwrap();
+    let tensor = finch_tensor(image, &classifier.preprocess).repeat(batch);
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let latencies: Vec<Vec<f64>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut samples = Vec::new();
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        let rows = classifier.probabilities_batch(&tensor, false).unwrap();
+                        samples.push(ms(t.elapsed()));
+                        assert!(rows.iter().all(|p| classifier.top_k(p, 1)[0].index == 12));
+                    }
+                    samples
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let all: Vec<f64> = latencies.into_iter().flatten().collect();
+    println!(
+        "ort raw: workers={workers} batch={batch} intra_threads={intra_threads} spinning={intra_spinning} calls={} images/s={:.1}",
+        all.len(),
+        (all.len() * batch) as f64 / elapsed
+    );
+    summary("ort raw call latency", all);
+}
+
+fn bench_preprocess(image: &Path, iterations: usize) {
+    let photo = std::fs::read(image).unwrap();
+    // Entropy decoding dominates a DCT-scaled decode, so its cost follows the compressed size:
+    // measure a smooth and a detailed (film-grain) 12 MP picture.
+    let smooth = twelve_megapixel_jpeg(2);
+    let detailed = twelve_megapixel_jpeg(24);
+    let spec = PreprocessSpec::default();
+    let normalizer = Normalizer::new(spec.mean, spec.std);
+    let mut resizer = fast_image_resize::Resizer::new();
+    for (name, bytes) in [
+        ("photo", &photo),
+        ("12MP smooth jpeg", &smooth),
+        ("12MP detailed jpeg", &detailed),
+    ] {
+        let (mut decode, mut preprocess, mut total) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..iterations {
+            let t0 = Instant::now();
+            let decoded = imaging::decode(bytes, 40_000_000, spec.resize_shorter).unwrap();
+            let t1 = Instant::now();
+            let tensor = imaging::preprocess(&decoded.rgb, &spec, &normalizer, &mut resizer);
+            let t2 = Instant::now();
+            assert_eq!(tensor.unwrap().len(), spec.tensor_len());
+            decode.push(ms(t1 - t0));
+            preprocess.push(ms(t2 - t1));
+            total.push(ms(t2 - t0));
+        }
+        println!("{name}: {} bytes", bytes.len());
+        summary(&format!("{name} decode"), decode);
+        summary(&format!("{name} preprocess"), preprocess);
+        summary(&format!("{name} decode+preprocess"), total);
+    }
+}
+
+/// A 4000x3000 JPEG (quality 90) of gradients and rings plus uniform noise of `noise` levels.
+fn twelve_megapixel_jpeg(noise: u32) -> Vec<u8> {
+    let mut seed = 0x2545_f491_u32;
+    let img = image::RgbImage::from_fn(4000, 3000, |x, y| {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let grain = (seed % noise) as f32;
+        let fx = x as f32 / 4000.0;
+        let fy = y as f32 / 3000.0;
+        let ring = ((fx - 0.4).hypot(fy - 0.6) * 60.0).sin() * 0.5 + 0.5;
+        image::Rgb([
+            (200.0 * fx + grain) as u8,
+            (200.0 * ring + grain) as u8,
+            (200.0 * (1.0 - fy) + grain) as u8,
+        ])
+    });
+    let mut out = Vec::new();
+    image::ImageEncoder::write_image(
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90),
+        img.as_raw(),
+        4000,
+        3000,
+        image::ExtendedColorType::Rgb8,
+    )
+    .unwrap();
+    out
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn bench_overhead(url: &str, image: &Path, requests: usize) {
+    let body = std::fs::read(image).unwrap();
+    let client = reqwest::Client::new();
+    let (mut end_to_end, mut in_process, mut overhead) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..requests + 20 {
+        let t = Instant::now();
+        let response = client
+            .post(url)
+            .header("content-type", "application/octet-stream")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let json: serde_json::Value = response.json().await.unwrap();
+        let total = ms(t.elapsed());
+        let timings = &json["timings"];
+        let work: f64 = ["decode_ms", "preprocess_ms", "inference_ms"]
+            .iter()
+            .map(|k| timings[k].as_f64().unwrap())
+            .sum();
+        if i >= 20 {
+            // The first 20 warm up connections and caches.
+            end_to_end.push(total);
+            in_process.push(work);
+            overhead.push(total - work);
+        }
+    }
+    summary("end-to-end", end_to_end);
+    summary("in-process decode+preprocess+inference", in_process);
+    summary("serving overhead (end-to-end - in-process)", overhead);
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn bench_coldstart(url: &str, image: &Path, expect: u64, runs: usize, command: &[String]) {
+    let body = std::fs::read(image).unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        // Own process group, so pre-forking servers (gunicorn) lose their workers too.
+        let mut child = Command::new(&command[0])
+            .args(&command[1..])
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        let deadline = started + Duration::from_secs(60);
+        let elapsed = loop {
+            assert!(Instant::now() < deadline, "no correct answer within 60 s");
+            let answer = client
+                .post(url)
+                .header("content-type", "application/octet-stream")
+                .body(body.clone())
+                .send()
+                .await;
+            if let Ok(response) = answer
+                && response.status().is_success()
+                && let Ok(json) = response.json::<serde_json::Value>().await
+                && json["predictions"][0]["index"].as_u64() == Some(expect)
+            {
+                break started.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        let group = format!("-{}", child.id());
+        let killed = Command::new("kill").args(["-KILL", "--", &group]).status();
+        assert!(killed.unwrap().success(), "could not stop the server");
+        child.wait().unwrap();
+        samples.push(ms(elapsed));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    summary("spawn to first correct prediction", samples);
+}

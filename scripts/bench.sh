@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Reproduces every figure in BENCHMARKS.md in one run, on 127.0.0.1 only, every load bounded
+# in time: model-server vs the Python peer (../shared/peers/python-sagemaker-byoc), raw ONNX
+# Runtime, decode/preprocess, serving overhead and cold start.
+#
+#   scripts/bench.sh            # writes artifacts/bench-<timestamp>.txt and prints it
+#
+# Needs wrk (Debian package `wrk`; installed here when missing) and a virtualenv for the peer
+# (created under .cache/ from the peer's requirements.txt).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+shared="${SHARED_DIR:-$root/../shared}"
+model_dir="$shared/models/mobilenetv2-int8"
+image="$shared/images/house-finch.jpg"
+peer_dir="$shared/peers/python-sagemaker-byoc"
+duration="${BENCH_SECONDS:-15}"
+ours_port=18080
+peer_port=18090
+out="$root/artifacts/bench-$(date -u +%Y%m%dT%H%M%SZ).txt"
+mkdir -p "$root/artifacts"
+
+eval "$(scripts/setup.sh)"
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+venv="$root/.cache/peer-venv"
+if [ ! -x "$venv/bin/gunicorn" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$peer_dir/requirements.txt"
+fi
+cargo build --release --locked -p model-server --bin model-server --example bench
+bench="$root/target/release/examples/bench"
+server="$root/target/release/model-server"
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+wait_ready() { # url
+  for _ in $(seq 1 600); do
+    if curl -sf -o /dev/null -X POST --data-binary "@$image" -H 'content-type: application/octet-stream' "$1/invocations"; then return 0; fi
+    sleep 0.1
+  done
+  echo "bench: $1 never answered" >&2; return 1
+}
+
+lua="$(mktemp --suffix=.lua)"
+cat > "$lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/octet-stream"
+local f = assert(io.open("$image", "rb")); wrk.body = f:read("*all"); f:close()
+LUA
+
+run_wrk() { # label url connections
+  echo "--- wrk: $1 (connections=$3, ${duration}s)"
+  wrk -t1 -c"$3" -d"${duration}s" --latency -s "$lua" "$2/invocations" \
+    | grep -E 'Requests/sec|Non-2xx|^ +(50|90|99)%|Socket errors'
+}
+
+start_ours() { # max_in_flight
+  HOST=127.0.0.1 PORT=$ours_port MODEL_DIR="$model_dir" MAX_IN_FLIGHT="$1" RUST_LOG=warn \
+    "$server" serve >/dev/null &
+  pids+=($!); ours_pid=$!
+  wait_ready "http://127.0.0.1:$ours_port"
+}
+
+stop_ours() { kill "$ours_pid"; wait "$ours_pid" 2>/dev/null || true; }
+
+{
+  echo "# scripts/bench.sh on $(hostname), $(date -u +%FT%TZ)"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), cores: $(nproc)"
+  echo "onnxruntime: $(basename "$ORT_DYLIB_PATH"); wrk: $(wrk -v 2>&1 | head -1)"
+  echo
+  echo "## raw ONNX Runtime, batch 1, one session and one intra-op thread per worker"
+  "$bench" ort --model-dir "$model_dir" --image "$image" --workers 2 --seconds "$duration"
+  "$bench" ort --model-dir "$model_dir" --image "$image" --workers 1 --seconds 5
+  echo
+  echo "## decode + preprocess, in process, one thread"
+  "$bench" preprocess --image "$image" --iterations 200
+  echo
+  echo "## model-server (Rust), default settings (MAX_IN_FLIGHT = cores = $(nproc))"
+  start_ours "$(nproc)"
+  run_wrk "model-server c=1" "http://127.0.0.1:$ours_port" 1
+  run_wrk "model-server c=$(nproc)" "http://127.0.0.1:$ours_port" "$(nproc)"
+  "$bench" overhead --url "http://127.0.0.1:$ours_port/invocations" --image "$image" --requests 1000
+  stop_ours
+  echo
+  echo "## model-server, MAX_IN_FLIGHT=4 (2 sessions; admitted requests queue for a session)"
+  start_ours 4
+  run_wrk "model-server c=4" "http://127.0.0.1:$ours_port" 4
+  stop_ours
+  echo
+  echo "## Python peer: gunicorn -w $(nproc), Flask, onnxruntime (ORT_THREADS=1), Pillow"
+  MODEL_DIR="$model_dir" ORT_THREADS=1 "$venv/bin/gunicorn" -w "$(nproc)" -b "127.0.0.1:$peer_port" \
+    --chdir "$peer_dir" --log-level warning predictor:app &
+  pids+=($!); peer_pid=$!
+  wait_ready "http://127.0.0.1:$peer_port"
+  run_wrk "peer c=1" "http://127.0.0.1:$peer_port" 1
+  run_wrk "peer c=$(nproc)" "http://127.0.0.1:$peer_port" "$(nproc)"
+  run_wrk "peer c=4" "http://127.0.0.1:$peer_port" 4
+  kill "$peer_pid"; wait "$peer_pid" 2>/dev/null || true
+  echo
+  echo "## cold start: process spawn -> first correct prediction (house finch), 7 runs each"
+  echo "model-server:"
+  HOST=127.0.0.1 PORT=$ours_port MODEL_DIR="$model_dir" RUST_LOG=warn \
+    "$bench" coldstart --url "http://127.0.0.1:$ours_port/invocations" --image "$image" \
+    --expect-index 12 --runs 7 -- "$server" serve
+  echo "peer:"
+  MODEL_DIR="$model_dir" ORT_THREADS=1 \
+    "$bench" coldstart --url "http://127.0.0.1:$peer_port/invocations" --image "$image" \
+    --expect-index 12 --runs 7 -- "$venv/bin/gunicorn" -w "$(nproc)" -b "127.0.0.1:$peer_port" \
+    --chdir "$peer_dir" --log-level warning predictor:app
+} 2>&1 | tee "$out"
+rm -f "$lua"
+echo "bench: written to $out" >&2
