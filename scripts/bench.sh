@@ -22,7 +22,10 @@ out="$root/artifacts/bench-$(date -u +%Y%m%dT%H%M%SZ).txt"
 mkdir -p "$root/artifacts"
 
 eval "$(scripts/setup.sh)"
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+# wrk drives the load; nasm gives libjpeg-turbo its SIMD code, as in the container build.
+for tool in wrk nasm; do
+  command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; }
+done
 venv="$root/.cache/peer-venv"
 if [ ! -x "$venv/bin/gunicorn" ]; then
   python3 -m venv "$venv"
@@ -57,8 +60,9 @@ run_wrk() { # label url connections
     | grep -E 'Requests/sec|Non-2xx|^ +(50|90|99)%|Socket errors'
 }
 
-start_ours() { # max_in_flight
-  HOST=127.0.0.1 PORT=$ours_port MODEL_DIR="$model_dir" MAX_IN_FLIGHT="$1" RUST_LOG=warn \
+start_ours() { # max_in_flight [ort_sessions]
+  HOST=127.0.0.1 PORT=$ours_port MODEL_DIR="$model_dir" MAX_IN_FLIGHT="$1" \
+    ORT_SESSIONS="${2:-$1}" RUST_LOG=warn \
     "$server" serve >/dev/null &
   pids+=($!); ours_pid=$!
   wait_ready "http://127.0.0.1:$ours_port"
@@ -85,8 +89,8 @@ stop_ours() { kill "$ours_pid"; wait "$ours_pid" 2>/dev/null || true; }
   "$bench" overhead --url "http://127.0.0.1:$ours_port/invocations" --image "$image" --requests 1000
   stop_ours
   echo
-  echo "## model-server, MAX_IN_FLIGHT=4 (2 sessions; admitted requests queue for a session)"
-  start_ours 4
+  echo "## model-server, MAX_IN_FLIGHT=4, ORT_SESSIONS=2 (admitted requests queue for a session)"
+  start_ours 4 2
   run_wrk "model-server c=4" "http://127.0.0.1:$ours_port" 4
   stop_ours
   echo

@@ -6,7 +6,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 eval "$(scripts/setup.sh)"
-export MODEL_DIR="${MODEL_DIR:-$root/../shared/models/mobilenetv2-int8}"
+shared="${SHARED_DIR:-$root/../shared}"
+export MODEL_DIR="${MODEL_DIR:-$shared/models/mobilenetv2-int8}"
 export HOST="${HOST:-127.0.0.1}" PORT="${PORT:-8080}"
 cargo build --release --locked -p model-server
 echo "model server: http://$HOST:$PORT  (GET /ping, POST /invocations)" >&2

@@ -137,7 +137,7 @@ fn finch_tensor(image: &Path, spec: &PreprocessSpec) -> Vec<f32> {
     let decoded = imaging::decode(&bytes, 40_000_000, spec.resize_shorter).unwrap();
     let normalizer = Normalizer::new(spec.mean, spec.std);
     imaging::preprocess(
-        &decoded.rgb,
+        &decoded,
         spec,
         &normalizer,
         &mut fast_image_resize::Resizer::new(),
@@ -216,7 +216,7 @@ fn bench_preprocess(image: &Path, iterations: usize) {
             let t0 = Instant::now();
             let decoded = imaging::decode(bytes, 40_000_000, spec.resize_shorter).unwrap();
             let t1 = Instant::now();
-            let tensor = imaging::preprocess(&decoded.rgb, &spec, &normalizer, &mut resizer);
+            let tensor = imaging::preprocess(&decoded, &spec, &normalizer, &mut resizer);
             let t2 = Instant::now();
             assert_eq!(tensor.unwrap().len(), spec.tensor_len());
             decode.push(ms(t1 - t0));

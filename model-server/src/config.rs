@@ -47,8 +47,12 @@ pub struct Config {
     #[arg(long, env = "MAX_IMAGE_PIXELS", default_value_t = 40_000_000)]
     pub max_image_pixels: u64,
 
+    /// Longest time, in seconds, a client may take to send its request body (408 after that).
+    #[arg(long, env = "BODY_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub body_timeout_seconds: u64,
+
     /// Requests decoding or running inference at once; more are refused with 503. Defaults to
-    /// the number of CPU cores.
+    /// the number of CPU cores. Four times as many bodies may be arriving at once.
     #[arg(long, env = "MAX_IN_FLIGHT")]
     pub max_in_flight: Option<usize>,
 
@@ -109,6 +113,8 @@ impl Config {
             max_image_bytes: self.max_image_bytes,
             max_pixels: self.max_image_pixels,
             max_in_flight: self.max_in_flight(),
+            max_uploads: self.max_in_flight() * 4,
+            body_timeout: std::time::Duration::from_secs(self.body_timeout_seconds),
         }
     }
 

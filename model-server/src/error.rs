@@ -33,8 +33,10 @@ pub enum ApiError {
     Overloaded { limit: usize },
     #[error("the model is still loading")]
     ModelLoading,
-    #[error("the model failed to load: {0}")]
-    ModelUnavailable(String),
+    #[error("the model failed to load{}", .0.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
+    ModelUnavailable(Option<String>),
+    #[error("the request body did not arrive within {} s", .0.as_secs())]
+    BodyTimeout(std::time::Duration),
     #[error("no route for {0}")]
     NotFound(String),
     /// Details are logged, never sent to the client.
@@ -63,6 +65,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::UnreadableBody(_) => "unreadable_body",
+            Self::BodyTimeout(_) => "body_timeout",
             Self::InvalidImage(_) => "invalid_image",
             Self::ImageTooLarge(_) => "image_too_large",
             Self::InvalidJson(_) => "invalid_json",
@@ -90,6 +93,7 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -105,6 +109,7 @@ impl From<ImageError> for ApiError {
                 Self::ImageTooLarge(err.to_string())
             }
             ImageError::Invalid { .. } => Self::InvalidImage(err.to_string()),
+            ImageError::Resize(_) => Self::Internal(err.to_string()),
         }
     }
 }

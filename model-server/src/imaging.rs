@@ -49,6 +49,9 @@ pub enum ImageError {
     /// Decoding would need more memory than the pixel limit allows (e.g. a huge GIF frame).
     #[error("image needs more memory to decode than allowed: {0}")]
     OverDecoderLimit(String),
+    /// The resizer refused the geometry: a bug, not the client's fault.
+    #[error("resizing failed: {0}")]
+    Resize(String),
     /// The image is truncated, corrupt or otherwise undecodable.
     #[error("could not decode the {format} image: {reason}")]
     Invalid {
@@ -93,8 +96,19 @@ pub struct DecodedImage {
 }
 
 impl DecodedImage {
-    pub fn stored_pixels(&self) -> u64 {
-        u64::from(self.stored_width) * u64::from(self.stored_height)
+    /// Upright size at full resolution: the geometry torchvision would see, which the crop is
+    /// computed from even when the decoder downscaled.
+    pub fn full_upright_size(&self) -> (u32, u32) {
+        let d = self.dct_scale_denominator;
+        let unrotated = (
+            self.stored_width.div_ceil(d),
+            self.stored_height.div_ceil(d),
+        );
+        if self.rgb.dimensions() == unrotated {
+            (self.stored_width, self.stored_height)
+        } else {
+            (self.stored_height, self.stored_width)
+        }
     }
 }
 
@@ -146,10 +160,31 @@ pub fn decode(
     decode_generic(bytes, format, max_pixels)
 }
 
+/// Offset of the first start-of-scan marker, found by walking the marker segments (a naive
+/// search could match inside an EXIF thumbnail, which is a whole JPEG of its own).
+fn jpeg_scan_start(bytes: &[u8]) -> Option<usize> {
+    let mut at = 2; // after SOI
+    loop {
+        if *bytes.get(at)? != 0xFF {
+            return None;
+        }
+        let marker = *bytes.get(at + 1)?;
+        match marker {
+            0xFF => at += 1, // fill byte
+            0xDA => return Some(at),
+            0x01 | 0xD0..=0xD7 => at += 2, // markers without a length
+            _ => {
+                let length = u16::from_be_bytes([*bytes.get(at + 2)?, *bytes.get(at + 3)?]);
+                at += 2 + usize::from(length);
+            }
+        }
+    }
+}
+
 /// True when an EOI marker follows the first scan. Inside entropy-coded data 0xFF is always
 /// stuffed (0xFF00) or a restart marker, so `FF D9` after SOS can only be the real EOI.
 fn jpeg_has_end_of_image(bytes: &[u8]) -> bool {
-    let Some(scan) = bytes.windows(2).position(|w| w == [0xFF, 0xDA]) else {
+    let Some(scan) = jpeg_scan_start(bytes) else {
         return false;
     };
     // Searched from the end, where the marker normally is.
@@ -361,26 +396,35 @@ impl Normalizer {
     }
 }
 
-/// Resizes + crops `rgb` into `crop` (an `input_width × input_height` RGB buffer).
+/// Resizes and center-crops `rgb` into a new `input_width × input_height` RGB image.
+///
+/// The crop is computed for `full_size`, the image's upright size at full resolution, and
+/// mapped onto `rgb`, which may be that image DCT-downscaled by the decoder.
 pub fn resize_crop(
     rgb: &RgbImage,
+    full_size: (u32, u32),
     spec: &PreprocessSpec,
     resizer: &mut Resizer,
 ) -> Result<FirImage<'static>, ImageError> {
     let (width, height) = rgb.dimensions();
     let src = ImageRef::new(width, height, rgb.as_raw(), PixelType::U8x3)
-        .map_err(|e| invalid(ImageFormat::Png, e))?;
+        .map_err(|e| ImageError::Resize(e.to_string()))?;
     let mut dst = FirImage::new(spec.input_width, spec.input_height, PixelType::U8x3);
-    let crop = source_crop(width, height, spec);
+    let crop = source_crop(full_size.0, full_size.1, spec);
+    let (sx, sy) = (
+        f64::from(width) / f64::from(full_size.0),
+        f64::from(height) / f64::from(full_size.1),
+    );
+    let (left, top) = (crop.left * sx, crop.top * sy);
+    // Floating-point rounding can push the right/bottom edge a hair past the image.
+    let crop_width = (crop.width * sx).min(f64::from(width) - left);
+    let crop_height = (crop.height * sy).min(f64::from(height) - top);
     let options = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
-        .crop(crop.left, crop.top, crop.width, crop.height);
+        .crop(left, top, crop_width, crop_height);
     resizer
         .resize(&src, &mut dst, &options)
-        .map_err(|e| ImageError::Invalid {
-            format: "resized",
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| ImageError::Resize(e.to_string()))?;
     Ok(dst)
 }
 
@@ -402,14 +446,31 @@ pub fn normalize_into(crop: &[u8], normalizer: &Normalizer, out: &mut [f32]) {
     }
 }
 
-/// Decoded → NCHW float tensor in one go (allocates the output).
+/// Decoded image → NCHW float tensor (allocates the output).
 pub fn preprocess(
-    rgb: &RgbImage,
+    image: &DecodedImage,
     spec: &PreprocessSpec,
     normalizer: &Normalizer,
     resizer: &mut Resizer,
 ) -> Result<Vec<f32>, ImageError> {
-    let crop = resize_crop(rgb, spec, resizer)?;
+    preprocess_rgb(
+        &image.rgb,
+        image.full_upright_size(),
+        spec,
+        normalizer,
+        resizer,
+    )
+}
+
+/// [`preprocess`] for an RGB image whose crop geometry is that of `full_size`.
+pub fn preprocess_rgb(
+    rgb: &RgbImage,
+    full_size: (u32, u32),
+    spec: &PreprocessSpec,
+    normalizer: &Normalizer,
+    resizer: &mut Resizer,
+) -> Result<Vec<f32>, ImageError> {
+    let crop = resize_crop(rgb, full_size, spec, resizer)?;
     let mut tensor = vec![0.0; spec.tensor_len()];
     normalize_into(crop.buffer(), normalizer, &mut tensor);
     Ok(tensor)

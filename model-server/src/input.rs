@@ -175,25 +175,24 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>, ApiError> {
         .map_err(|e| ApiError::InvalidBase64(e.to_string()))
 }
 
+fn bad_top_k(got: impl std::fmt::Display) -> ApiError {
+    ApiError::InvalidParameter(format!(
+        "top_k must be an integer from 1 to {MAX_TOP_K}, got {got}"
+    ))
+}
+
 /// Validates a `top_k` value (1..=20).
 pub fn validate_top_k(value: i64) -> Result<usize, ApiError> {
     usize::try_from(value)
         .ok()
         .filter(|k| (1..=MAX_TOP_K).contains(k))
-        .ok_or_else(|| {
-            ApiError::InvalidParameter(format!(
-                "top_k must be an integer from 1 to {MAX_TOP_K}, got {value}"
-            ))
-        })
+        .ok_or_else(|| bad_top_k(value))
 }
 
 fn parse_top_k_json(value: &serde_json::Value) -> Result<usize, ApiError> {
-    match value.as_i64() {
-        Some(k) => validate_top_k(k),
-        None => Err(ApiError::InvalidParameter(format!(
-            "top_k must be an integer from 1 to {MAX_TOP_K}, got {value}"
-        ))),
-    }
+    value
+        .as_i64()
+        .map_or_else(|| Err(bad_top_k(value)), validate_top_k)
 }
 
 /// Reads `top_k=N` from the custom attributes header (`key=value` pairs separated by `,` or
@@ -210,11 +209,9 @@ pub fn top_k_from_custom_attributes(headers: &HeaderMap) -> Result<Option<usize>
             && key.trim().eq_ignore_ascii_case("top_k")
         {
             let raw = raw.trim();
-            let k = raw.parse::<i64>().map_err(|_| {
-                ApiError::InvalidParameter(format!(
-                    "top_k must be an integer from 1 to {MAX_TOP_K}, got {raw:?}"
-                ))
-            })?;
+            let k = raw
+                .parse::<i64>()
+                .map_err(|_| bad_top_k(format!("{raw:?}")))?;
             return validate_top_k(k).map(Some);
         }
     }

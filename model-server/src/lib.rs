@@ -38,6 +38,10 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Requests decoding or running inference at the same time; beyond this, 503.
     pub max_in_flight: usize,
+    /// Bodies being received at the same time; beyond this, 503.
+    pub max_uploads: usize,
+    /// Longest time a client may take to send its body; beyond this, 408.
+    pub body_timeout: Duration,
 }
 
 #[derive(Debug)]
@@ -52,6 +56,7 @@ struct Shared {
     model: OnceLock<Result<Arc<LoadedModel>, String>>,
     limits: Limits,
     in_flight: Arc<Semaphore>,
+    uploads: Arc<Semaphore>,
     /// Detects recent concurrency (see [`Shared::alone`]).
     concurrency: ConcurrencyTracker,
     /// True until the first prediction has been served.
@@ -124,10 +129,16 @@ impl AppState {
     /// A server whose model is not loaded yet: `/ping` answers 503 until
     /// [`AppState::finish_loading`] is called.
     pub fn new(limits: Limits) -> Self {
+        let limits = Limits {
+            max_in_flight: limits.max_in_flight.max(1),
+            max_uploads: limits.max_uploads.max(1),
+            ..limits
+        };
         Self {
             shared: Arc::new(Shared {
                 model: OnceLock::new(),
-                in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
+                in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
+                uploads: Arc::new(Semaphore::new(limits.max_uploads)),
                 concurrency: ConcurrencyTracker::new(),
                 limits,
                 cold: AtomicBool::new(true),
@@ -169,11 +180,20 @@ impl AppState {
         }
     }
 
+    /// The model, or why there is none. Only `/ping` (for operators and SageMaker's health
+    /// checks) says why loading failed; invocations get the code without the details.
     fn model(&self) -> Result<Arc<LoadedModel>, ApiError> {
         match self.shared.model.get() {
             None => Err(ApiError::ModelLoading),
             Some(Ok(model)) => Ok(model.clone()),
-            Some(Err(reason)) => Err(ApiError::ModelUnavailable(reason.clone())),
+            Some(Err(_)) => Err(ApiError::ModelUnavailable(None)),
+        }
+    }
+
+    fn model_with_reason(&self) -> Result<Arc<LoadedModel>, ApiError> {
+        match self.shared.model.get() {
+            Some(Err(reason)) => Err(ApiError::ModelUnavailable(Some(reason.clone()))),
+            _ => self.model(),
         }
     }
 
@@ -203,7 +223,7 @@ struct PingBody<'a> {
 }
 
 async fn ping(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let model = state.model()?;
+    let model = state.model_with_reason()?;
     Ok(Json(PingBody {
         status: "ok",
         model: &model.classifier.info,
@@ -232,7 +252,7 @@ fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1e6).round() / 1e3
 }
 
-/// What one classification produced, before the response is built.
+/// What one run of the model produced, before the response is built.
 struct Classified {
     predictions: Vec<Prediction>,
     decode: Duration,
@@ -246,7 +266,7 @@ thread_local! {
         std::cell::RefCell::new(fast_image_resize::Resizer::new());
 }
 
-fn classify(
+fn run_model(
     model: &LoadedModel,
     image: &[u8],
     top_k: usize,
@@ -258,7 +278,7 @@ fn classify(
     let decoded = imaging::decode(image, limits.max_pixels, spec.resize_shorter)?;
     let decoded_at = Instant::now();
     let tensor = RESIZER.with_borrow_mut(|resizer| {
-        imaging::preprocess(&decoded.rgb, spec, &model.normalizer, resizer)
+        imaging::preprocess(&decoded, spec, &model.normalizer, resizer)
     })?;
     let preprocessed_at = Instant::now();
     let probabilities = model
@@ -284,14 +304,20 @@ async fn invocations(
     let limits = state.limits();
     let kind = input::body_kind(&headers)?;
     let http_limit = input::max_http_body(kind, limits.max_image_bytes);
-    let body = axum::body::to_bytes(body, http_limit)
+    // Bodies are buffered whole, so the number being received at once is bounded too.
+    let upload = state
+        .shared
+        .uploads
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Overloaded {
+            limit: limits.max_in_flight,
+        })?;
+    let body = tokio::time::timeout(limits.body_timeout, axum::body::to_bytes(body, http_limit))
         .await
+        .map_err(|_| ApiError::BodyTimeout(limits.body_timeout))?
         .map_err(|e| body_read_error(&e, http_limit))?;
-    let request = input::parse(kind, &headers, body, limits.max_image_bytes)?;
-    let top_k = request
-        .top_k
-        .unwrap_or(model.classifier.top_k_default)
-        .min(model.classifier.num_classes());
+    drop(upload);
 
     // Refuse at once rather than queue: a bounded number of requests decode or infer at a time.
     let permit = state
@@ -307,7 +333,13 @@ async fn invocations(
     let worker_model = model.clone();
     let classified = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        classify(&worker_model, &request.image, top_k, &shared)
+        // Parsing (base64 of up to 8 MiB) is CPU work too, so it runs here, off the runtime.
+        let request = input::parse(kind, &headers, body, limits.max_image_bytes)?;
+        let top_k = request
+            .top_k
+            .unwrap_or(worker_model.classifier.top_k_default)
+            .min(worker_model.classifier.num_classes());
+        run_model(&worker_model, &request.image, top_k, &shared)
     })
     .await
     .map_err(|e| ApiError::Internal(format!("inference task failed: {e}")))??;
@@ -378,6 +410,8 @@ mod tests {
             max_image_bytes: 1,
             max_pixels: 1,
             max_in_flight: 3,
+            max_uploads: 3,
+            body_timeout: Duration::from_secs(1),
         });
         let shared = &state.shared;
         let mine = shared.in_flight.clone().try_acquire_owned().unwrap();

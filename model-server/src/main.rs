@@ -1,11 +1,12 @@
 //! `model-server [serve]`: listen first, load the model in the background (`/ping` answers 503
 //! until it is ready), stop gracefully on SIGTERM or Ctrl-C.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use model_server::model::{Classifier, init_runtime};
+use model_server::model::{Classifier, ModelError, init_runtime};
 use model_server::{AppState, Config, app};
 
 #[tokio::main]
@@ -33,18 +34,23 @@ async fn main() -> anyhow::Result<()> {
     let loader_config = config.clone();
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        match init_runtime(loader_config.ort_dylib_path.as_deref()) {
-            Err(e) => loader_state.finish_loading(Err(e)),
-            Ok(environment) => {
-                let runtime_ms = started.elapsed().as_secs_f64() * 1e3;
-                let options = loader_config.session_options();
-                let outcome = Classifier::load(environment, &model_dir, options);
-                let ready_ms = started.elapsed().as_secs_f64() * 1e3;
-                tracing::info!(runtime_ms, ready_ms, "first session warmed up");
-                loader_state.finish_loading(outcome);
-                loader_state.add_remaining_sessions(environment);
-            }
+        let environment = match init_runtime(loader_config.ort_dylib_path.as_deref()) {
+            Ok(environment) => environment,
+            Err(e) => return loader_state.finish_loading(Err(e)),
+        };
+        let runtime_ms = started.elapsed().as_secs_f64() * 1e3;
+        let options = loader_config.session_options();
+        // A panic inside ONNX Runtime's bindings must not leave /ping at "loading" forever.
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            Classifier::load(environment, &model_dir, options)
+        }))
+        .unwrap_or_else(|_| Err(ModelError::Unsupported("loading the model panicked".into())));
+        if outcome.is_ok() {
+            let ready_ms = started.elapsed().as_secs_f64() * 1e3;
+            tracing::info!(runtime_ms, ready_ms, "first session warmed up");
         }
+        loader_state.finish_loading(outcome);
+        loader_state.add_remaining_sessions(environment);
     });
 
     axum::serve(listener, app(state))

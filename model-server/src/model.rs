@@ -6,8 +6,7 @@
 //! `[N,classes]` output works.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock, TryLockError};
 
 use ort::environment::Environment;
 use ort::session::Session;
@@ -107,40 +106,68 @@ pub fn init_runtime(dylib: Option<&Path>) -> Result<&'static Environment, ModelE
 /// threads would steal CPU from concurrent decodes, so it is never used under load.
 struct SessionPool {
     shared: Mutex<Vec<Session>>,
-    /// Shared sessions in existence, idle or not.
-    shared_count: AtomicUsize,
     returned: Condvar,
-    solo: Option<Mutex<Session>>,
+    /// Built after the server is ready (see [`Classifier::add_remaining_sessions`]).
+    solo: OnceLock<Mutex<Session>>,
 }
 
 impl SessionPool {
     fn with_session<T>(&self, alone: bool, work: impl FnOnce(&mut Session) -> T) -> T {
-        if let Some(solo) = &self.solo {
-            if alone && let Ok(mut session) = solo.try_lock() {
-                return work(&mut session);
-            }
-            // Before the shared sessions exist (or if building them failed), share the solo one.
-            if self.shared_count.load(Ordering::Acquire) == 0 {
-                let mut session = solo.lock().unwrap_or_else(|p| p.into_inner());
+        if alone && let Some(solo) = self.solo.get() {
+            // A panic during a run poisons the lock but leaves the session usable.
+            let guard = match solo.try_lock() {
+                Ok(guard) => Some(guard),
+                Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            };
+            if let Some(mut session) = guard {
                 return work(&mut session);
             }
         }
-        let mut session = {
-            let mut idle = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-            loop {
-                if let Some(session) = idle.pop() {
-                    break session;
-                }
-                idle = self.returned.wait(idle).unwrap_or_else(|p| p.into_inner());
-            }
+        let mut borrowed = BorrowedSession {
+            pool: self,
+            session: Some(self.take_shared()),
         };
-        let result = work(&mut session);
+        let session = borrowed
+            .session
+            .as_mut()
+            .expect("a borrowed session is only given back on drop");
+        work(session)
+    }
+
+    fn take_shared(&self) -> Session {
+        let mut idle = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(session) = idle.pop() {
+                return session;
+            }
+            idle = self.returned.wait(idle).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// Gives a shared session back to the pool when dropped, also when the work panicked, so a
+/// panic can never shrink the pool and leave waiters blocked.
+struct BorrowedSession<'a> {
+    pool: &'a SessionPool,
+    session: Option<Session>,
+}
+
+impl Drop for BorrowedSession<'_> {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            self.pool.add_shared(session);
+        }
+    }
+}
+
+impl SessionPool {
+    fn add_shared(&self, session: Session) {
         self.shared
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(session);
         self.returned.notify_one();
-        result
     }
 }
 
@@ -149,7 +176,7 @@ impl std::fmt::Debug for SessionPool {
         let idle = self.shared.lock().map(|v| v.len()).unwrap_or(0);
         f.debug_struct("SessionPool")
             .field("idle_shared", &idle)
-            .field("solo", &self.solo.is_some())
+            .field("solo", &self.solo.get().is_some())
             .finish()
     }
 }
@@ -181,8 +208,14 @@ impl std::fmt::Debug for Classifier {
 /// Sessions still to build after the model is ready.
 struct PendingSessions {
     model_bytes: Vec<u8>,
-    /// (intra-op threads, spinning) per session.
-    configs: Vec<(usize, bool)>,
+    configs: Vec<PendingSession>,
+}
+
+enum PendingSession {
+    /// The all-cores session for lone requests, with this many spinning intra-op threads.
+    Solo(usize),
+    /// A shared session: intra-op threads, spinning.
+    Shared(usize, bool),
 }
 
 /// One inference on zeros, so no request pays for ONNX Runtime's lazy set-up.
@@ -302,23 +335,22 @@ impl Classifier {
         let labels = parse_labels(&String::from_utf8_lossy(&read(&labels_path)?));
         let model_bytes = read(&dir.join("model.onnx"))?;
 
-        // Readiness needs one session only: the solo one when there is one (a first request is
-        // alone), else one shared session. The others are added by `add_remaining_sessions`.
-        let has_solo = options.solo_threads > 1;
-        let first = if has_solo {
-            build_session(environment, &model_bytes, options.solo_threads, true)?
-        } else {
-            build_session(
-                environment,
-                &model_bytes,
-                options.intra_threads,
-                options.intra_spinning,
-            )?
-        };
-        let remaining = vec![
-            (options.intra_threads, options.intra_spinning);
-            options.sessions.max(1) - usize::from(!has_solo)
-        ];
+        // Readiness needs one single-threaded session; `add_remaining_sessions` builds the rest
+        // on one core while the other serves the first requests.
+        let first = build_session(
+            environment,
+            &model_bytes,
+            options.intra_threads,
+            options.intra_spinning,
+        )?;
+        // The solo session comes last: its warm-up takes every core, which would slow down the
+        // first requests.
+        let mut remaining: Vec<PendingSession> = (1..options.sessions.max(1))
+            .map(|_| PendingSession::Shared(options.intra_threads, options.intra_spinning))
+            .collect();
+        if options.solo_threads > 1 {
+            remaining.push(PendingSession::Solo(options.solo_threads));
+        }
         let (input_name, height, width) = input_geometry(&first, &manifest)?;
 
         let resize_shorter = manifest
@@ -352,17 +384,11 @@ impl Classifier {
         });
         let mut first = first;
         warm_up(&mut first, &input_name, &preprocess, labels.len())?;
-        let (solo, shared) = if has_solo {
-            (Some(Mutex::new(first)), Vec::new())
-        } else {
-            (None, vec![first])
-        };
         Ok(Self {
             pool: SessionPool {
-                shared_count: AtomicUsize::new(shared.len()),
-                shared: Mutex::new(shared),
+                shared: Mutex::new(vec![first]),
                 returned: Condvar::new(),
-                solo,
+                solo: OnceLock::new(),
             },
             pending: Mutex::new(Some(PendingSessions {
                 model_bytes,
@@ -379,7 +405,7 @@ impl Classifier {
         })
     }
 
-    /// Builds and warms the sessions `load` left out, in parallel, and adds them to the pool.
+    /// Builds and warms the sessions `load` left out and adds them to the pool.
     /// Until then requests share the sessions that exist. Runs once; later calls do nothing.
     pub fn add_remaining_sessions(&self, environment: &Environment) -> Result<usize, ModelError> {
         let pending = self
@@ -394,7 +420,14 @@ impl Classifier {
         else {
             return Ok(0);
         };
-        let sessions = in_parallel(configs, |(threads, spinning)| {
+        // One at a time, each usable as soon as it is warm: this keeps a core free for the
+        // requests that arrive right after the server turned ready.
+        let mut added = 0;
+        for pending in configs {
+            let (threads, spinning) = match pending {
+                PendingSession::Solo(threads) => (threads, true),
+                PendingSession::Shared(threads, spinning) => (threads, spinning),
+            };
             let mut session = build_session(environment, &model_bytes, threads, spinning)?;
             warm_up(
                 &mut session,
@@ -402,16 +435,12 @@ impl Classifier {
                 &self.preprocess,
                 self.labels.len(),
             )?;
-            Ok(session)
-        })?;
-        let added = sessions.len();
-        self.pool
-            .shared
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(sessions);
-        self.pool.shared_count.fetch_add(added, Ordering::Release);
-        self.pool.returned.notify_all();
+            match pending {
+                PendingSession::Solo(_) => drop(self.pool.solo.set(Mutex::new(session))),
+                PendingSession::Shared(..) => self.pool.add_shared(session),
+            }
+            added += 1;
+        }
         Ok(added)
     }
 
@@ -455,27 +484,6 @@ impl Classifier {
     pub fn num_classes(&self) -> usize {
         self.labels.len()
     }
-}
-
-/// Applies `work` to every item on its own thread; the first error wins.
-fn in_parallel<I: Send, O: Send>(
-    items: Vec<I>,
-    work: impl Fn(I) -> Result<O, ModelError> + Sync,
-) -> Result<Vec<O>, ModelError> {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .into_iter()
-            .map(|item| scope.spawn(|| work(item)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| {
-                handle.join().unwrap_or_else(|_| {
-                    Err(ModelError::Unsupported("model loading panicked".into()))
-                })
-            })
-            .collect()
-    })
 }
 
 /// Runs a batch of NCHW tensors laid end to end; returns one probability vector per image.

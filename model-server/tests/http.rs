@@ -304,7 +304,9 @@ async fn an_exif_rotated_photo_is_classified_upright() {
 
 #[tokio::test]
 async fn decompression_bombs_are_refused_with_bounded_memory() {
-    let server = Server::start();
+    // Pinned so the baseline (sessions) does not grow with the machine's core count.
+    let server = Server::spawn(&[("MAX_IN_FLIGHT", "2"), ("ORT_SOLO_THREADS", "0")]);
+    server.wait_ready();
     let bombs = [
         png_bomb(100_000, 100_000),
         jpeg_bomb(65_000, 65_000),
@@ -417,4 +419,59 @@ async fn a_missing_or_corrupt_model_keeps_the_process_up_with_ping_503() {
             "{name}: the reason is logged"
         );
     }
+}
+
+#[tokio::test]
+async fn json_top_k_wins_over_the_header_and_odd_but_valid_requests_work() {
+    let server = Server::start();
+    let finch = shared_image("house-finch.jpg");
+    let request = json!({ "image_base64": B64.encode(&finch), "top_k": 2 });
+    let ((status, body), _) = post_with(
+        &server,
+        "application/json; charset=utf-8",
+        request.to_string().into(),
+        &[("X-Amzn-SageMaker-Custom-Attributes", "top_k=7")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(top_indices(&body).len(), 2);
+
+    // URL-safe base64 without padding.
+    let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&finch);
+    let request = json!({ "image_base64": url_safe }).to_string().into_bytes();
+    let (status, body) = post(&server, "application/json", request).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(top_indices(&body)[0], 12);
+
+    // No content type at all: sniffed.
+    let response = reqwest::Client::new()
+        .post(server.url("/invocations"))
+        .body(finch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn a_body_that_never_finishes_gets_408_and_frees_the_server() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::spawn(&[("BODY_TIMEOUT_SECONDS", "1")]);
+    server.wait_ready();
+    let addr = server.base_url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /invocations HTTP/1.1\r\nHost: {addr}\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&[0xFF, 0xD8, 0xFF]).await.unwrap();
+    let mut response = Vec::new();
+    // Bounded wait: the server must answer by itself, long before this.
+    let read = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut response));
+    read.await.expect("no answer to a stalled body").unwrap();
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("body_timeout"), "{text}");
+    let (status, _) = post(&server, "image/jpeg", shared_image("house-finch.jpg")).await;
+    assert_eq!(status, 200);
 }

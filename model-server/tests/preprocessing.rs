@@ -16,7 +16,7 @@ fn tensor_of(bytes: &[u8]) -> Vec<f32> {
     let decoded = imaging::decode(bytes, MAX_PIXELS, spec.resize_shorter).unwrap();
     let normalizer = Normalizer::new(spec.mean, spec.std);
     imaging::preprocess(
-        &decoded.rgb,
+        &decoded,
         &spec,
         &normalizer,
         &mut fast_image_resize::Resizer::new(),
@@ -26,10 +26,14 @@ fn tensor_of(bytes: &[u8]) -> Vec<f32> {
 
 /// Compares our tensor for a shared image against the Pillow reference, in 8-bit levels.
 fn compare_with_reference(name: &str) -> (f32, f32, f32) {
+    reference_diff(name, &tensor_of(&shared_image(name)))
+}
+
+/// (worst channel-mean difference, average and worst grid-sample difference), in 8-bit levels.
+fn reference_diff(name: &str, tensor: &[f32]) -> (f32, f32, f32) {
     let reference: serde_json::Value =
         serde_json::from_str(include_str!("data/preprocess_reference.json")).unwrap();
     let expected = &reference["images"][name];
-    let tensor = tensor_of(&shared_image(name));
     let plane = 224 * 224;
     let std = PreprocessSpec::default().std;
     let step = expected["grid_step"].as_u64().unwrap() as usize;
@@ -88,24 +92,86 @@ fn jpeg_matches_the_reference_within_decoder_rounding() {
 
 #[test]
 fn a_crop_one_pixel_off_would_fail_the_reference_check() {
-    // Guards the tolerance above: shifting the cat by one pixel must break it.
+    // Guards the tolerance above: the cat shifted by one source pixel must fail it.
     let bytes = shared_image("cat-chelsea.png");
     let spec = PreprocessSpec::default();
     let decoded = imaging::decode(&bytes, MAX_PIXELS, spec.resize_shorter).unwrap();
-    let shifted = image::imageops::crop_imm(&decoded.rgb, 1, 0, 450, 300).to_image();
+    let (width, height) = decoded.rgb.dimensions();
+    let shifted = RgbImage::from_fn(width, height, |x, y| {
+        *decoded.rgb.get_pixel((x + 1).min(width - 1), y)
+    });
     let normalizer = Normalizer::new(spec.mean, spec.std);
     let mut resizer = fast_image_resize::Resizer::new();
-    let ours = imaging::preprocess(&decoded.rgb, &spec, &normalizer, &mut resizer).unwrap();
-    let off = imaging::preprocess(&shifted, &spec, &normalizer, &mut resizer).unwrap();
-    let worst = ours
-        .iter()
-        .zip(&off)
-        .map(|(a, b)| (a - b).abs() * 0.229 * 255.0)
-        .fold(0f32, f32::max);
+    let tensor = imaging::preprocess_rgb(
+        &shifted,
+        shifted.dimensions(),
+        &spec,
+        &normalizer,
+        &mut resizer,
+    )
+    .unwrap();
+    let (_, avg_abs, worst) = reference_diff("cat-chelsea.png", &tensor);
     assert!(
-        worst > 1.01,
-        "a shifted crop differs by only {worst} levels"
+        worst > 1.01 || avg_abs > 0.6,
+        "a one-pixel shift stays within tolerance (worst {worst}, average {avg_abs})"
     );
+}
+
+#[test]
+fn dct_scaled_decoding_gives_nearly_the_full_decode_tensor() {
+    // A 2000x1500 photo decodes at 1/4 (500x375); its crop must cover the same region as the
+    // full-resolution path, so the tensors differ only by resampling noise.
+    let spec = PreprocessSpec::default();
+    let normalizer = Normalizer::new(spec.mean, spec.std);
+    let mut resizer = fast_image_resize::Resizer::new();
+    let bytes = jpeg(&photo_like(2000, 1501), 95);
+    let scaled = imaging::decode(&bytes, MAX_PIXELS, spec.resize_shorter).unwrap();
+    assert_eq!(scaled.dct_scale_denominator, 4);
+    let full = imaging::decode(&bytes, MAX_PIXELS, u32::MAX).unwrap();
+    assert_eq!(full.dct_scale_denominator, 1);
+    let a = imaging::preprocess(&scaled, &spec, &normalizer, &mut resizer).unwrap();
+    let b = imaging::preprocess(&full, &spec, &normalizer, &mut resizer).unwrap();
+    let mean_abs = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32;
+    // In 8-bit levels (std ≈ 0.225).
+    assert!(mean_abs * 0.225 * 255.0 < 2.0, "mean difference {mean_abs}");
+}
+
+#[test]
+fn a_truncated_jpeg_with_an_exif_thumbnail_is_still_refused() {
+    // The thumbnail inside APP1 is a complete JPEG with its own SOS and EOI markers.
+    let thumbnail = jpeg(&photo_like(64, 48), 80);
+    let mut app1 = exif_orientation_payload(1);
+    app1.extend_from_slice(&thumbnail);
+    let main = jpeg(&photo_like(640, 480), 90);
+    let mut bytes = main[..2].to_vec();
+    bytes.extend_from_slice(&[0xFF, 0xE1]);
+    bytes.extend_from_slice(&u16::try_from(app1.len() + 2).unwrap().to_be_bytes());
+    bytes.extend_from_slice(&app1);
+    bytes.extend_from_slice(&main[2..]);
+    assert!(imaging::decode(&bytes, MAX_PIXELS, 256).is_ok());
+    let cut = &bytes[..bytes.len() * 2 / 3];
+    assert!(matches!(
+        imaging::decode(cut, MAX_PIXELS, 256),
+        Err(ImageError::Invalid { .. })
+    ));
+}
+
+#[test]
+fn a_crop_that_would_overrun_the_image_by_rounding_is_clamped() {
+    // resize_size == input_size puts the crop at offset 0 with a width of exactly the image,
+    // where 224 * (w / 224.0) can exceed w by a rounding error (e.g. w = 225).
+    let spec = PreprocessSpec {
+        resize_shorter: 224,
+        ..PreprocessSpec::default()
+    };
+    let normalizer = Normalizer::new(spec.mean, spec.std);
+    let mut resizer = fast_image_resize::Resizer::new();
+    for width in [225, 227, 231, 449, 1001] {
+        let rgb = photo_like(width, 224);
+        let tensor =
+            imaging::preprocess_rgb(&rgb, rgb.dimensions(), &spec, &normalizer, &mut resizer);
+        assert!(tensor.is_ok(), "width {width}: {tensor:?}");
+    }
 }
 
 fn decode(bytes: &[u8]) -> imaging::DecodedImage {

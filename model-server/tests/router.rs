@@ -18,6 +18,8 @@ const LIMITS: Limits = Limits {
     max_image_bytes: 6 * 1024 * 1024,
     max_pixels: 40_000_000,
     max_in_flight: 2,
+    max_uploads: 8,
+    body_timeout: std::time::Duration::from_secs(30),
 };
 
 const ONE_SESSION: SessionOptions = SessionOptions {
@@ -136,7 +138,7 @@ fn the_model_is_ready_with_one_session_and_the_rest_are_added_once() {
     let classifier = Classifier::load(environment, &model_dir(), options).unwrap();
     let spec = classifier.preprocess.clone();
     let zeros = vec![0.0; spec.tensor_len()];
-    // Usable before the pool is complete, alone or not (both on the solo session then).
+    // Usable before the pool is complete, alone or not (on the first shared session).
     assert_eq!(classifier.probabilities(&zeros, true).unwrap().len(), 1000);
     assert_eq!(classifier.probabilities(&zeros, false).unwrap().len(), 1000);
     assert_eq!(classifier.add_remaining_sessions(environment).unwrap(), 2);
