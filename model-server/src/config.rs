@@ -69,6 +69,12 @@ pub struct Config {
     #[arg(long, env = "ORT_SOLO_THREADS")]
     pub ort_solo_threads: Option<usize>,
 
+    /// Also answer `POST /endpoints/<NAME>/invocations` the way the SageMaker Runtime API does,
+    /// for this endpoint name, so the proxy's AWS SDK code runs unchanged against a local
+    /// container. Local runs and tests only.
+    #[arg(long, env = "SAGEMAKER_RUNTIME_API_ENDPOINT", value_name = "NAME")]
+    pub sagemaker_runtime_api: Option<String>,
+
     /// Let idle ONNX Runtime intra-op threads of the shared sessions spin instead of sleeping.
     #[arg(long, env = "ORT_INTRA_SPINNING", default_value_t = false, action = clap::ArgAction::Set)]
     pub ort_intra_spinning: bool,

@@ -9,6 +9,7 @@ pub mod error;
 pub mod imaging;
 pub mod input;
 pub mod model;
+pub mod runtime_api;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -123,6 +124,8 @@ impl Shared {
 #[derive(Debug, Clone)]
 pub struct AppState {
     shared: Arc<Shared>,
+    /// Endpoint name served by the local SageMaker Runtime stand-in, when enabled.
+    runtime_api_endpoint: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -143,7 +146,19 @@ impl AppState {
                 limits,
                 cold: AtomicBool::new(true),
             }),
+            runtime_api_endpoint: None,
         }
+    }
+
+    /// Also serve `POST /endpoints/{endpoint}/invocations` like SageMaker Runtime does (local
+    /// runs and tests only; see [`runtime_api`]).
+    pub fn with_runtime_api(mut self, endpoint: &str) -> Self {
+        self.runtime_api_endpoint = Some(endpoint.into());
+        self
+    }
+
+    pub fn runtime_api_endpoint(&self) -> Option<&str> {
+        self.runtime_api_endpoint.as_deref()
     }
 
     /// Records the outcome of loading; only the first call has an effect.
@@ -202,11 +217,19 @@ impl AppState {
     }
 }
 
-/// The HTTP API: `/ping` and `/invocations`, JSON errors for everything else.
+/// The HTTP API: `/ping` and `/invocations` (plus the SageMaker Runtime stand-in when enabled),
+/// JSON errors for everything else.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/ping", get(ping))
-        .route("/invocations", post(invocations))
+        .route("/invocations", post(invocations));
+    if state.runtime_api_endpoint().is_some() {
+        router = router.route(
+            "/endpoints/{name}/invocations",
+            post(runtime_api::invoke_endpoint),
+        );
+    }
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .with_state(state)
@@ -294,7 +317,7 @@ fn run_model(
     })
 }
 
-async fn invocations(
+pub(crate) async fn invocations(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
@@ -305,14 +328,14 @@ async fn invocations(
     let kind = input::body_kind(&headers)?;
     let http_limit = input::max_http_body(kind, limits.max_image_bytes);
     // Bodies are buffered whole, so the number being received at once is bounded too.
-    let upload = state
-        .shared
-        .uploads
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| ApiError::Overloaded {
+    let Ok(upload) = state.shared.uploads.clone().try_acquire_owned() else {
+        // Read and drop the body (never buffered) so the client gets the answer rather than a
+        // connection reset in the middle of its upload.
+        discard_body(body, http_limit, limits.body_timeout).await;
+        return Err(ApiError::Overloaded {
             limit: limits.max_in_flight,
-        })?;
+        });
+    };
     let body = tokio::time::timeout(limits.body_timeout, axum::body::to_bytes(body, http_limit))
         .await
         .map_err(|_| ApiError::BodyTimeout(limits.body_timeout))?
@@ -364,6 +387,22 @@ async fn invocations(
         cold_start,
     })
     .into_response())
+}
+
+/// Consumes up to `limit` bytes of `body` within `timeout`, keeping none of them.
+async fn discard_body(body: Body, limit: usize, timeout: Duration) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut seen = 0;
+    let drain = async {
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, bytes::Bytes::len);
+            if seen > limit {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(timeout, drain).await;
 }
 
 /// A body that fails to arrive is either over the limit or a broken connection.

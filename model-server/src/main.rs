@@ -22,7 +22,10 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
 
-    let state = AppState::new(config.limits());
+    let mut state = AppState::new(config.limits());
+    if let Some(endpoint) = &config.sagemaker_runtime_api {
+        state = state.with_runtime_api(endpoint);
+    }
     let listener = tokio::net::TcpListener::bind(config.listen_addr())
         .await
         .with_context(|| format!("cannot listen on {}", config.listen_addr()))?;

@@ -475,3 +475,111 @@ async fn a_body_that_never_finishes_gets_408_and_frees_the_server() {
     let (status, _) = post(&server, "image/jpeg", shared_image("house-finch.jpg")).await;
     assert_eq!(status, 200);
 }
+
+async fn invoke_endpoint(
+    server: &Server,
+    endpoint: &str,
+    body: Vec<u8>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let response = reqwest::Client::new()
+        .post(server.url(&format!("/endpoints/{endpoint}/invocations")))
+        .header("content-type", "image/jpeg")
+        .header("accept", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_runtime_api_stand_in_wraps_answers_like_sagemaker() {
+    let server = Server::spawn(&[("SAGEMAKER_RUNTIME_API_ENDPOINT", "mobilenet-local")]);
+    server.wait_ready();
+    let finch = shared_image("house-finch.jpg");
+
+    let (status, headers, body) = invoke_endpoint(&server, "mobilenet-local", finch.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers["x-amzn-invoked-production-variant"], "AllTraffic");
+    assert_eq!(top_indices(&body)[0], 12);
+
+    // A container 4xx becomes ModelError (424) carrying the container's status and body.
+    let truncated = finch[..finch.len() / 2].to_vec();
+    let (status, headers, body) = invoke_endpoint(&server, "mobilenet-local", truncated).await;
+    assert_eq!(status, 424, "{body}");
+    assert_eq!(headers["x-amzn-errortype"], "ModelError");
+    assert_eq!(body["OriginalStatusCode"], 400);
+    let original: Value = serde_json::from_str(body["OriginalMessage"].as_str().unwrap()).unwrap();
+    assert_eq!(original["error"]["code"], "invalid_image");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("client error (400)")
+    );
+    assert!(
+        body["LogStreamArn"]
+            .as_str()
+            .unwrap()
+            .contains("mobilenet-local")
+    );
+
+    // An unknown endpoint is the caller's mistake.
+    let (status, headers, body) = invoke_endpoint(&server, "other", finch.clone()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(headers["x-amzn-errortype"], "ValidationError");
+    assert!(body["message"].as_str().unwrap().contains("other"));
+
+    // Without the flag the route does not exist.
+    let plain = Server::start();
+    let response = reqwest::Client::new()
+        .post(plain.url("/endpoints/mobilenet-local/invocations"))
+        .body(finch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn the_runtime_api_stand_in_reports_not_ready_and_throttling() {
+    let broken = Server::spawn(&[
+        ("SAGEMAKER_RUNTIME_API_ENDPOINT", "mobilenet-local"),
+        ("MODEL_DIR", "/nonexistent/model"),
+    ]);
+    let finch = shared_image("house-finch.jpg");
+    let (status, headers, body) = invoke_endpoint(&broken, "mobilenet-local", finch).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(headers["x-amzn-errortype"], "ModelNotReadyException");
+
+    let busy = Server::spawn(&[
+        ("SAGEMAKER_RUNTIME_API_ENDPOINT", "mobilenet-local"),
+        ("MAX_IN_FLIGHT", "1"),
+        ("MAX_IMAGE_BYTES", "67108864"),
+    ]);
+    busy.wait_ready();
+    let heavy = encode(
+        &DynamicImage::ImageRgb8(photo_like(4000, 4000)),
+        ImageFormat::Png,
+    );
+    let busy = std::sync::Arc::new(busy);
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (server, body) = (busy.clone(), heavy.clone());
+        requests.spawn(async move { invoke_endpoint(&server, "mobilenet-local", body).await });
+    }
+    let results = tokio::time::timeout(Duration::from_secs(120), requests.join_all())
+        .await
+        .expect("requests hung");
+    assert!(results.iter().any(|(status, _, _)| *status == 200));
+    let throttled: Vec<_> = results
+        .iter()
+        .filter(|(status, _, _)| *status == 429)
+        .collect();
+    assert!(!throttled.is_empty(), "{results:?}");
+    for (_, headers, _) in throttled {
+        assert_eq!(headers["x-amzn-errortype"], "ThrottlingException");
+    }
+}
