@@ -1,0 +1,175 @@
+//! The SageMaker Runtime call, through the real AWS SDK, and how its failures map to
+//! [`ProxyError`]s.
+
+use std::time::Duration;
+
+use aws_sdk_sagemakerruntime::Client;
+use aws_sdk_sagemakerruntime::config::retry::RetryConfig;
+use aws_sdk_sagemakerruntime::config::timeout::TimeoutConfig;
+use aws_sdk_sagemakerruntime::config::{BehaviorVersion, Builder};
+use aws_sdk_sagemakerruntime::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sagemakerruntime::operation::invoke_endpoint::InvokeEndpointError;
+use aws_sdk_sagemakerruntime::primitives::Blob;
+use axum::http::StatusCode;
+use bytes::Bytes;
+
+use crate::error::ProxyError;
+
+/// Timeouts and retries of the SageMaker call.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamPolicy {
+    pub connect_timeout: Duration,
+    /// Deadline for one attempt.
+    pub attempt_timeout: Duration,
+    /// Deadline for the whole call, retries included; keep it below the Lambda timeout.
+    pub operation_timeout: Duration,
+    /// Attempts in total (1 = no retry). Only throttling and transient errors are retried.
+    pub max_attempts: u32,
+}
+
+/// The standard AWS configuration chain: environment, profile, Lambda execution role.
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// Builds the SageMaker Runtime client (once per process) with explicit timeouts and a bounded
+/// retry policy; `endpoint_url` overrides where it sends requests.
+pub fn client(
+    shared: &aws_config::SdkConfig,
+    endpoint_url: Option<&str>,
+    policy: UpstreamPolicy,
+) -> Client {
+    let mut builder = Builder::from(shared)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(policy.connect_timeout)
+                .operation_attempt_timeout(policy.attempt_timeout)
+                .operation_timeout(policy.operation_timeout)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(policy.max_attempts.max(1)));
+    if let Some(url) = endpoint_url {
+        builder = builder.endpoint_url(url);
+    }
+    Client::from_conf(builder.build())
+}
+
+/// The model server's answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub body: Bytes,
+}
+
+/// `InvokeEndpoint` with the image bytes, its content type and the custom attributes.
+pub async fn invoke(
+    client: &Client,
+    endpoint: &str,
+    content_type: &str,
+    custom_attributes: &str,
+    image: Bytes,
+) -> Result<Answer, ProxyError> {
+    let output = client
+        .invoke_endpoint()
+        .endpoint_name(endpoint)
+        .content_type(content_type)
+        .accept("application/json")
+        .custom_attributes(custom_attributes)
+        .body(Blob::new(image))
+        .send()
+        .await
+        .map_err(classify)?;
+    let body = output
+        .body()
+        .map(|blob| Bytes::copy_from_slice(blob.as_ref()))
+        .unwrap_or_default();
+    Ok(Answer { body })
+}
+
+/// Maps an SDK failure to what the client is told. Details stay in the error for the logs.
+pub fn classify(error: SdkError<InvokeEndpointError>) -> ProxyError {
+    match &error {
+        SdkError::TimeoutError(_) => ProxyError::UpstreamTimeout(format!("{error:?}")),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+            ProxyError::UpstreamTimeout(format!("{error:?}"))
+        }
+        SdkError::DispatchFailure(failure) if failure.is_io() => {
+            ProxyError::UpstreamUnavailable(format!("{error:?}"))
+        }
+        SdkError::ServiceError(service) => match service.err() {
+            InvokeEndpointError::ModelError(model) => from_model_error(
+                model.original_status_code(),
+                model.original_message(),
+                &format!("{error:?}"),
+            ),
+            InvokeEndpointError::ModelNotReadyException(_) => {
+                ProxyError::Busy(format!("model not ready: {error:?}"))
+            }
+            other if other.code() == Some("ThrottlingException") => {
+                ProxyError::Busy(format!("throttled: {error:?}"))
+            }
+            _ => ProxyError::Internal(format!("{error:?}")),
+        },
+        _ => ProxyError::Internal(format!("{error:?}")),
+    }
+}
+
+/// A container 4xx is the client's fault and keeps its status and code; a 5xx is ours.
+fn from_model_error(status: Option<i32>, original: Option<&str>, detail: &str) -> ProxyError {
+    let status = status
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok());
+    match status {
+        Some(status) if status.is_client_error() => {
+            let parsed: Option<serde_json::Value> =
+                original.and_then(|text| serde_json::from_str(text).ok());
+            let field = |name: &str| {
+                parsed
+                    .as_ref()
+                    .and_then(|v| v["error"][name].as_str())
+                    .map(str::to_owned)
+            };
+            ProxyError::Rejected {
+                status,
+                code: field("code").unwrap_or_else(|| "invalid_request".to_owned()),
+                message: field("message")
+                    .unwrap_or_else(|| "the model refused the request".to_owned()),
+            }
+        }
+        _ => ProxyError::ModelError(detail.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_container_4xx_keeps_its_status_and_code() {
+        let original = r#"{"error":{"code":"invalid_image","message":"truncated"}}"#;
+        match from_model_error(Some(400), Some(original), "d") {
+            ProxyError::Rejected {
+                status,
+                code,
+                message,
+            } => {
+                assert_eq!(status, StatusCode::BAD_REQUEST);
+                assert_eq!(code, "invalid_image");
+                assert_eq!(message, "truncated");
+            }
+            other => panic!("{other:?}"),
+        }
+        let unparsable = from_model_error(Some(413), Some("<html>"), "d");
+        assert_eq!(unparsable.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(unparsable.code(), "invalid_request");
+    }
+
+    #[test]
+    fn a_container_5xx_or_missing_status_is_a_model_error() {
+        assert_eq!(from_model_error(Some(500), None, "d").code(), "model_error");
+        assert_eq!(from_model_error(None, None, "d").code(), "model_error");
+        assert_eq!(
+            from_model_error(Some(503), None, "d").status(),
+            StatusCode::BAD_GATEWAY
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! The router driven by real API Gateway HTTP API (v2) events, parsed by `lambda_http` exactly as
+//! under Lambda, with the real SDK calling a real model server.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sagemakerruntime::config::{Credentials, SharedCredentialsProvider};
+use axum::body::Body;
+use axum::http::Request;
+use common::*;
+use http_body_util::BodyExt;
+use proxy::upstream::UpstreamPolicy;
+use proxy::{AppState, Config, app};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const POLICY: UpstreamPolicy = UpstreamPolicy {
+    connect_timeout: Duration::from_secs(1),
+    attempt_timeout: Duration::from_secs(20),
+    operation_timeout: Duration::from_secs(30),
+    max_attempts: 1,
+};
+
+fn state(endpoint_url: &str) -> AppState {
+    let sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "local", "local", None, None, "tests",
+        )))
+        .build();
+    let client = proxy::upstream::client(&sdk, Some(endpoint_url), POLICY);
+    let config = Config {
+        endpoint_name: ENDPOINT.to_owned(),
+        endpoint_url: Some(endpoint_url.to_owned()),
+        allowed_origins: vec![ORIGIN.to_owned()],
+        max_image_bytes: 4 * 1024 * 1024,
+        connect_timeout_ms: 1000,
+        attempt_timeout_ms: 20_000,
+        operation_timeout_ms: 30_000,
+        max_attempts: 1,
+        host: std::net::Ipv4Addr::LOCALHOST.into(),
+        port: 0,
+        static_dir: "/nonexistent".into(),
+    };
+    AppState::new(client, &config)
+}
+
+fn event(name: &str) -> Request<Body> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    let text = std::fs::read_to_string(path).unwrap();
+    let request = lambda_http::request::from_str(&text).unwrap();
+    let (parts, body) = request.into_parts();
+    Request::from_parts(parts, Body::from(body.to_vec()))
+}
+
+struct Answer {
+    status: u16,
+    headers: axum::http::HeaderMap,
+    body: Value,
+}
+
+async fn call(state: &AppState, request: Request<Body>) -> Answer {
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+#[tokio::test]
+async fn json_and_base64_binary_events_are_classified_through_the_sdk() {
+    let model = start_model_server(&[]);
+    let state = state(&model.url(""));
+
+    let json = call(&state, event("apigw_v2_predict_json.json")).await;
+    assert_eq!(json.status, 200, "{}", json.body);
+    assert_eq!(json.body["predictions"].as_array().unwrap().len(), 3);
+    assert_eq!(json.headers["access-control-allow-origin"], ORIGIN);
+    // The trace id of the incoming X-Amzn-Trace-Id is continued and returned.
+    assert_eq!(json.body["trace_id"], "1-67891233-abcdef012345678912345678");
+    assert_eq!(
+        json.headers["x-amzn-trace-id"],
+        "Root=1-67891233-abcdef012345678912345678"
+    );
+    assert_eq!(json.body["cold_start"]["proxy"], true);
+
+    let binary = call(&state, event("apigw_v2_predict_binary.json")).await;
+    assert_eq!(binary.status, 200, "{}", binary.body);
+    assert_eq!(binary.body["predictions"].as_array().unwrap().len(), 2);
+    assert_eq!(binary.body["cold_start"]["proxy"], false);
+    for key in [
+        "total_ms",
+        "upstream_ms",
+        "decode_ms",
+        "preprocess_ms",
+        "inference_ms",
+    ] {
+        assert!(
+            binary.body["timings"][key].as_f64().unwrap() >= 0.0,
+            "{key}"
+        );
+    }
+    assert!(!binary.body["request_id"].as_str().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn preflight_is_answered_for_allowed_origins_only() {
+    // Nothing listens upstream: none of these may reach it.
+    let state = state("http://127.0.0.1:9");
+    let preflight = call(&state, event("apigw_v2_preflight.json")).await;
+    assert_eq!(preflight.status, 200);
+    assert_eq!(preflight.headers["access-control-allow-origin"], ORIGIN);
+    let methods = preflight.headers["access-control-allow-methods"]
+        .to_str()
+        .unwrap();
+    assert!(methods.contains("POST"), "{methods}");
+
+    let mut other = event("apigw_v2_preflight.json");
+    other
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    let refused = call(&state, other).await;
+    assert!(!refused.headers.contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
+async fn invalid_requests_are_refused_before_any_upstream_call() {
+    // Nothing listens upstream, so a call would have been a 502.
+    let state = state("http://127.0.0.1:9");
+    let text = call(&state, event("apigw_v2_not_an_image.json")).await;
+    assert_eq!(text.status, 415, "{}", text.body);
+    assert_eq!(text.body["error"]["code"], "unsupported_media_type");
+    assert!(
+        !text.body["error"]["request_id"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(text.headers["access-control-allow-origin"], ORIGIN);
+
+    // A disallowed origin still gets an answer (the browser enforces CORS), but no CORS
+    // headers; here it reaches the (absent) upstream.
+    let evil = call(&state, event("apigw_v2_disallowed_origin.json")).await;
+    assert!(!evil.headers.contains_key("access-control-allow-origin"));
+    assert_eq!(evil.status, 502, "{}", evil.body);
+    assert_eq!(evil.body["error"]["code"], "upstream_unavailable");
+}
