@@ -31,9 +31,11 @@ if [ ! -x "$venv/bin/gunicorn" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$peer_dir/requirements.txt"
 fi
-cargo build --release --locked -p model-server --bin model-server --example bench
+cargo build --release --locked -p model-server -p proxy --bins --example bench
 bench="$root/target/release/examples/bench"
 server="$root/target/release/model-server"
+proxy_bin="$root/target/release/proxy"
+proxy_port=18030
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -103,6 +105,34 @@ stop_ours() { kill "$ours_pid"; wait "$ours_pid" 2>/dev/null || true; }
   run_wrk "peer c=$(nproc)" "http://127.0.0.1:$peer_port" "$(nproc)"
   run_wrk "peer c=4" "http://127.0.0.1:$peer_port" 4
   kill "$peer_pid"; wait "$peer_pid" 2>/dev/null || true
+  echo
+  echo "## proxy: added latency (same model server, direct vs through POST /predict), RSS, start"
+  HOST=127.0.0.1 PORT=$ours_port MODEL_DIR="$model_dir" RUST_LOG=warn \
+    SAGEMAKER_RUNTIME_API_ENDPOINT=bench "$server" serve >/dev/null &
+  pids+=($!); ours_pid=$!
+  wait_ready "http://127.0.0.1:$ours_port"
+  proxy_env=(HOST=127.0.0.1 PORT=$proxy_port SAGEMAKER_ENDPOINT_NAME=bench
+    SAGEMAKER_ENDPOINT_URL="http://127.0.0.1:$ours_port" STATIC_DIR=/nonexistent RUST_LOG=warn
+    AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
+    AWS_EC2_METADATA_DISABLED=true)
+  env "${proxy_env[@]}" "$proxy_bin" >/dev/null &
+  pids+=($!); proxy_pid=$!
+  for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$proxy_port/health" && break; sleep 0.05; done
+  for round in 1 2; do
+    run_wrk "direct /invocations c=1 (round $round)" "http://127.0.0.1:$ours_port" 1
+    echo "--- wrk: proxy /predict c=1 (round $round) (connections=1, ${duration}s)"
+    wrk -t1 -c1 -d"${duration}s" --latency -s "$lua" "http://127.0.0.1:$proxy_port/predict" \
+      | grep -E 'Requests/sec|Non-2xx|^ +(50|90|99)%|Socket errors'
+  done
+  echo "--- wrk: proxy /predict c=2 (connections=2, ${duration}s)"
+  wrk -t1 -c2 -d"${duration}s" --latency -s "$lua" "http://127.0.0.1:$proxy_port/predict" \
+    | grep -E 'Requests/sec|Non-2xx|^ +(50|90|99)%|Socket errors'
+  echo "proxy peak RSS after load: $(grep VmHWM /proc/$proxy_pid/status | awk '{print $2, $3}')"
+  kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true
+  echo "proxy start -> first correct prediction through it (model server already warm):"
+  env "${proxy_env[@]}" "$bench" coldstart --url "http://127.0.0.1:$proxy_port/predict" \
+    --image "$image" --expect-index 12 --runs 7 -- "$proxy_bin"
+  stop_ours
   echo
   echo "## cold start: process spawn -> first correct prediction (house finch), 7 runs each"
   echo "model-server:"

@@ -20,6 +20,8 @@ pub enum ProxyError {
     InvalidBase64(String),
     #[error("{0}")]
     InvalidParameter(String),
+    #[error("the request body could not be read: {0}")]
+    UnreadableBody(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("the image is over the limit of {limit} bytes")]
@@ -55,6 +57,7 @@ impl ProxyError {
             Self::InvalidJson(_) => "invalid_json",
             Self::InvalidBase64(_) => "invalid_base64",
             Self::InvalidParameter(_) => "invalid_parameter",
+            Self::UnreadableBody(_) => "unreadable_body",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Rejected { code, .. } => code,
@@ -72,7 +75,8 @@ impl ProxyError {
             Self::EmptyBody
             | Self::InvalidJson(_)
             | Self::InvalidBase64(_)
-            | Self::InvalidParameter(_) => StatusCode::BAD_REQUEST,
+            | Self::InvalidParameter(_)
+            | Self::UnreadableBody(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Rejected { status, .. } => *status,

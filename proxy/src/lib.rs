@@ -234,12 +234,17 @@ async fn handle_predict(
         .div_ceil(3)
         .saturating_mul(4)
         .saturating_add(64 * 1024);
-    let bytes =
-        axum::body::to_bytes(body, limit)
-            .await
-            .map_err(|_| ProxyError::PayloadTooLarge {
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let over_limit = std::error::Error::source(&e)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if over_limit {
+            ProxyError::PayloadTooLarge {
                 limit: inner.max_image_bytes,
-            })?;
+            }
+        } else {
+            ProxyError::UnreadableBody(e.to_string())
+        }
+    })?;
     let prediction = request::validate(
         &parts.headers,
         parts.uri.query(),

@@ -113,12 +113,16 @@ pub fn classify(error: SdkError<InvokeEndpointError>) -> ProxyError {
     }
 }
 
-/// A container 4xx is the client's fault and keeps its status and code; a 5xx is ours.
+/// A container 4xx is the client's fault and keeps its status and code; a container that says
+/// it is overloaded (429/503) means "retry soon"; any other 5xx is ours.
 fn from_model_error(status: Option<i32>, original: Option<&str>, detail: &str) -> ProxyError {
     let status = status
         .and_then(|s| u16::try_from(s).ok())
         .and_then(|s| StatusCode::from_u16(s).ok());
     match status {
+        Some(StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) => {
+            ProxyError::Busy(format!("the container is overloaded: {detail}"))
+        }
         Some(status) if status.is_client_error() => {
             let parsed: Option<serde_json::Value> =
                 original.and_then(|text| serde_json::from_str(text).ok());
@@ -164,12 +168,14 @@ mod tests {
     }
 
     #[test]
-    fn a_container_5xx_or_missing_status_is_a_model_error() {
+    fn a_container_5xx_is_a_model_error_unless_it_says_it_is_overloaded() {
         assert_eq!(from_model_error(Some(500), None, "d").code(), "model_error");
         assert_eq!(from_model_error(None, None, "d").code(), "model_error");
         assert_eq!(
-            from_model_error(Some(503), None, "d").status(),
+            from_model_error(Some(502), None, "d").status(),
             StatusCode::BAD_GATEWAY
         );
+        assert_eq!(from_model_error(Some(503), None, "d").code(), "busy");
+        assert_eq!(from_model_error(Some(429), None, "d").code(), "busy");
     }
 }
