@@ -412,10 +412,7 @@ async fn a_missing_or_corrupt_model_keeps_the_process_up_with_ping_503() {
         );
         assert!(server.is_running(), "{name}: the process must stay up");
         assert!(
-            server
-                .logs()
-                .iter()
-                .any(|l| l.contains("model failed to load")),
+            server.logged("model failed to load"),
             "{name}: the reason is logged"
         );
     }

@@ -42,8 +42,9 @@ pub struct Config {
     #[arg(long, env = "UPSTREAM_CONNECT_TIMEOUT_MS", default_value_t = 1_000)]
     pub connect_timeout_ms: u64,
 
-    /// Deadline of one attempt, in milliseconds.
-    #[arg(long, env = "UPSTREAM_ATTEMPT_TIMEOUT_MS", default_value_t = 8_000)]
+    /// Deadline of one attempt, in milliseconds. By default the whole budget: a slow inference
+    /// is not sent (and billed) a second time; fast failures are still retried.
+    #[arg(long, env = "UPSTREAM_ATTEMPT_TIMEOUT_MS", default_value_t = 9_000)]
     pub attempt_timeout_ms: u64,
 
     /// Deadline of the whole upstream call with retries, in milliseconds; below the Lambda
@@ -51,7 +52,8 @@ pub struct Config {
     #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value_t = 9_000)]
     pub operation_timeout_ms: u64,
 
-    /// Upstream attempts in total (throttling and transient errors are retried).
+    /// Upstream attempts in total (throttling, connection errors, timeouts and 5xx are retried
+    /// within the deadline; a ModelError never is).
     #[arg(long, env = "UPSTREAM_MAX_ATTEMPTS", default_value_t = 2)]
     pub max_attempts: u32,
 

@@ -104,12 +104,15 @@ impl ProxyError {
     pub fn into_response_with_id(self, request_id: &str) -> Response {
         let status = self.status();
         match self.detail() {
-            Some(detail) if status.is_server_error() => {
+            // Busy is expected under load: a warning, not an error.
+            Some(detail) if matches!(self, Self::Busy(_)) => {
+                tracing::warn!(error.code = self.code(), %detail, request_id, "upstream busy");
+            }
+            Some(detail) => {
                 tracing::error!(error.code = self.code(), %detail, request_id, "request failed");
             }
-            Some(detail) => tracing::warn!(error.code = self.code(), %detail, request_id),
             None => {
-                tracing::info!(error.code = self.code(), error.message = %self, request_id, "request refused")
+                tracing::info!(error.code = self.code(), error.message = %self, request_id, "request refused");
             }
         }
         let body = ErrorBody {

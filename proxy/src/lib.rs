@@ -75,6 +75,7 @@ fn api() -> Router<AppState> {
     Router::new()
         .route("/predict", post(predict))
         .route("/health", get(health))
+        .method_not_allowed_fallback(not_found)
 }
 
 /// `POST /predict`, `GET /health`, CORS on every response; JSON 404 elsewhere.
@@ -159,8 +160,9 @@ fn request_id(request: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// The X-Ray root trace id (`1-8hex-24hex`) from the incoming header or the Lambda
-/// invocation, or a new one.
+/// The X-Ray root trace id (`1-8hex-24hex`) of this request, or a new one. Under Lambda,
+/// `lambda_http` has already replaced `X-Amzn-Trace-Id` with the invocation's own trace (which
+/// API Gateway started or continued); the context is the fallback when the header is absent.
 fn trace_id(request: &Request) -> String {
     let header = request
         .headers()
@@ -227,7 +229,6 @@ async fn handle_predict(
     started: Instant,
 ) -> Result<PredictBody, ProxyError> {
     let inner = &state.inner;
-    let cold_proxy = inner.cold.swap(false, Ordering::Relaxed);
     let (parts, body) = request.into_parts();
     let limit = inner
         .max_image_bytes
@@ -251,6 +252,8 @@ async fn handle_predict(
         bytes,
         inner.max_image_bytes,
     )?;
+    // Cold means the first prediction this process sends upstream (invalid requests do not count).
+    let cold_proxy = inner.cold.swap(false, Ordering::Relaxed);
     let attributes = custom_attributes(prediction.top_k, trace_id);
     let upstream_started = Instant::now();
     let answer = upstream::invoke(
@@ -262,7 +265,7 @@ async fn handle_predict(
     )
     .await?;
     let upstream_ms = millis(upstream_started);
-    let model: ModelAnswer = serde_json::from_slice(&answer.body)
+    let model: ModelAnswer = serde_json::from_slice(answer.as_ref())
         .map_err(|e| ProxyError::ModelError(format!("unreadable model answer: {e}")))?;
     tracing::debug!(request_id, trace_id, upstream_ms, "prediction served");
     Ok(PredictBody {

@@ -23,7 +23,8 @@ pub struct UpstreamPolicy {
     pub attempt_timeout: Duration,
     /// Deadline for the whole call, retries included; keep it below the Lambda timeout.
     pub operation_timeout: Duration,
-    /// Attempts in total (1 = no retry). Only throttling and transient errors are retried.
+    /// Attempts in total (1 = no retry). The SDK's standard policy retries throttling,
+    /// connection errors, timeouts and HTTP 500/502/503/504, never a `ModelError` (424).
     pub max_attempts: u32,
 }
 
@@ -54,20 +55,15 @@ pub fn client(
     Client::from_conf(builder.build())
 }
 
-/// The model server's answer.
-#[derive(Debug)]
-pub struct Answer {
-    pub body: Bytes,
-}
-
-/// `InvokeEndpoint` with the image bytes, its content type and the custom attributes.
+/// `InvokeEndpoint` with the image bytes, its content type and the custom attributes; returns
+/// the model server's answer.
 pub async fn invoke(
     client: &Client,
     endpoint: &str,
     content_type: &str,
     custom_attributes: &str,
     image: Bytes,
-) -> Result<Answer, ProxyError> {
+) -> Result<Blob, ProxyError> {
     let output = client
         .invoke_endpoint()
         .endpoint_name(endpoint)
@@ -78,38 +74,38 @@ pub async fn invoke(
         .send()
         .await
         .map_err(classify)?;
-    let body = output
-        .body()
-        .map(|blob| Bytes::copy_from_slice(blob.as_ref()))
-        .unwrap_or_default();
-    Ok(Answer { body })
+    Ok(output.body.unwrap_or_else(|| Blob::new(Vec::new())))
 }
 
 /// Maps an SDK failure to what the client is told. Details stay in the error for the logs.
 pub fn classify(error: SdkError<InvokeEndpointError>) -> ProxyError {
+    let detail = format!("{error:?}");
     match &error {
-        SdkError::TimeoutError(_) => ProxyError::UpstreamTimeout(format!("{error:?}")),
+        SdkError::TimeoutError(_) => ProxyError::UpstreamTimeout(detail),
         SdkError::DispatchFailure(failure) if failure.is_timeout() => {
-            ProxyError::UpstreamTimeout(format!("{error:?}"))
+            ProxyError::UpstreamTimeout(detail)
         }
-        SdkError::DispatchFailure(failure) if failure.is_io() => {
-            ProxyError::UpstreamUnavailable(format!("{error:?}"))
+        // Refused or dropped connections, broken responses: SageMaker could not be reached.
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            ProxyError::UpstreamUnavailable(detail)
         }
         SdkError::ServiceError(service) => match service.err() {
             InvokeEndpointError::ModelError(model) => from_model_error(
                 model.original_status_code(),
                 model.original_message(),
-                &format!("{error:?}"),
+                &detail,
             ),
-            InvokeEndpointError::ModelNotReadyException(_) => {
-                ProxyError::Busy(format!("model not ready: {error:?}"))
+            InvokeEndpointError::ModelNotReadyException(_)
+            | InvokeEndpointError::ServiceUnavailable(_) => ProxyError::Busy(detail),
+            other if other.code() == Some("ThrottlingException") => ProxyError::Busy(detail),
+            InvokeEndpointError::InternalFailure(_)
+            | InvokeEndpointError::InternalDependencyException(_) => {
+                ProxyError::UpstreamUnavailable(detail)
             }
-            other if other.code() == Some("ThrottlingException") => {
-                ProxyError::Busy(format!("throttled: {error:?}"))
-            }
-            _ => ProxyError::Internal(format!("{error:?}")),
+            // ValidationError (e.g. an unknown endpoint) and the rest: our misconfiguration.
+            _ => ProxyError::Internal(detail),
         },
-        _ => ProxyError::Internal(format!("{error:?}")),
+        _ => ProxyError::Internal(detail),
     }
 }
 

@@ -78,10 +78,7 @@ async fn a_corrupt_image_is_the_clients_fault_through_the_model_error_path() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid_image");
     // The proxy passed it on: the model server saw and refused it.
-    assert!(
-        model.logs().iter().any(|l| l.contains("invalid_image")),
-        "the model server refused it"
-    );
+    assert!(model.logged("invalid_image"), "the model server refused it");
 }
 
 #[tokio::test]
@@ -156,6 +153,45 @@ async fn a_silent_upstream_is_a_504_at_the_deadline() {
     assert_eq!(status, 504, "{body}");
     assert_eq!(body["error"]["code"], "upstream_timeout");
     drop(holder);
+}
+
+#[tokio::test]
+async fn a_model_that_is_not_ready_is_busy_and_an_unknown_endpoint_is_ours_to_fix() {
+    let ort = std::env::var("ORT_DYLIB_PATH").unwrap();
+    let env = [
+        ("HOST", "127.0.0.1".to_owned()),
+        ("PORT", "0".to_owned()),
+        ("MODEL_DIR", "/nonexistent/model".to_owned()),
+        ("ORT_DYLIB_PATH", ort),
+        ("SAGEMAKER_RUNTIME_API_ENDPOINT", ENDPOINT.to_owned()),
+    ];
+    let broken = Process::spawn(&workspace_binary("model-server"), &["serve"], &env);
+    let proxy = start_proxy(&broken.url(""), &[]);
+    let (status, headers, body) =
+        predict(&proxy, "image/jpeg", shared_image("house-finch.jpg")).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "busy");
+    assert_eq!(headers["retry-after"], "1");
+
+    let model = start_model_server(&[]);
+    let misnamed = start_proxy(
+        &model.url(""),
+        &[("SAGEMAKER_ENDPOINT_NAME", "no-such-endpoint")],
+    );
+    let (status, _, body) = predict(&misnamed, "image/jpeg", shared_image("house-finch.jpg")).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["error"]["code"], "internal");
+    assert_eq!(
+        body["error"]["message"], "internal error",
+        "no details to the client"
+    );
+    assert!(
+        misnamed
+            .logs()
+            .iter()
+            .any(|l| l.contains("ValidationError")),
+        "the details are logged"
+    );
 }
 
 /// A PNG of one colour at the given size (tiny file, large decode).

@@ -1,5 +1,6 @@
-//! The router driven by real API Gateway HTTP API (v2) events, parsed by `lambda_http` exactly as
-//! under Lambda, with the real SDK calling a real model server.
+//! The router driven by real API Gateway HTTP API (v2) events: parsed by `lambda_http` into
+//! requests for `oneshot`, and once through `lambda_http`'s own Lambda adapter (invocation
+//! context in, serialized Lambda response out); the real SDK calls a real model server.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -49,12 +50,15 @@ fn state(endpoint_url: &str) -> AppState {
     AppState::new(client, &config)
 }
 
-fn event(name: &str) -> Request<Body> {
+fn fixture(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(name);
-    let text = std::fs::read_to_string(path).unwrap();
-    let request = lambda_http::request::from_str(&text).unwrap();
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn event(name: &str) -> Request<Body> {
+    let request = lambda_http::request::from_str(&fixture(name)).unwrap();
     let (parts, body) = request.into_parts();
     Request::from_parts(parts, Body::from(body.to_vec()))
 }
@@ -155,4 +159,29 @@ async fn invalid_requests_are_refused_before_any_upstream_call() {
     assert!(!evil.headers.contains_key("access-control-allow-origin"));
     assert_eq!(evil.status, 502, "{}", evil.body);
     assert_eq!(evil.body["error"]["code"], "upstream_unavailable");
+}
+
+#[tokio::test]
+async fn through_the_lambda_adapter_the_invocation_ids_are_used_and_json_comes_back_as_text() {
+    let model = start_model_server(&[]);
+    let state = state(&model.url(""));
+    let payload: lambda_http::request::LambdaRequest =
+        serde_json::from_str(&fixture("apigw_v2_predict_binary.json")).unwrap();
+    let mut context = lambda_http::Context::default();
+    context.request_id = "7d5b4e3a-0c1d-4e5f-8a9b-0123456789ab".to_owned();
+    context.xray_trace_id =
+        Some("Root=1-6745a1b2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1".into());
+    let adapter = lambda_http::Adapter::from(app(state));
+    let response = adapter
+        .oneshot(lambda_http::LambdaEvent::new(payload, context))
+        .await
+        .unwrap();
+    let response = serde_json::to_value(&response).unwrap();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(response["isBase64Encoded"], false);
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["request_id"], "7d5b4e3a-0c1d-4e5f-8a9b-0123456789ab");
+    // The invocation's trace wins over the header the client sent.
+    assert_eq!(body["trace_id"], "1-6745a1b2-0123456789abcdef01234567");
+    assert_eq!(body["predictions"].as_array().unwrap().len(), 2);
 }

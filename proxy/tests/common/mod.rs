@@ -83,6 +83,21 @@ impl Process {
         self.logs.lock().unwrap().clone()
     }
 
+    /// Whether a log line containing `needle` appears within a few seconds (lines are read by a
+    /// background thread, so they can trail the HTTP answer).
+    pub fn logged(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if self.logs().iter().any(|line| line.contains(needle)) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
