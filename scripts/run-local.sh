@@ -34,5 +34,5 @@ for _ in $(seq 1 300); do
   curl -sf -o /dev/null "http://127.0.0.1:$model_port/ping" && break
   sleep 0.1
 done
-echo "local stack ready: http://127.0.0.1:$proxy_port/  (POST /predict; model server on :$model_port)" >&2
+echo "local stack ready: http://127.0.0.1:$proxy_port/ (page, when frontend/ exists), POST http://127.0.0.1:$proxy_port/predict; model server on :$model_port" >&2
 wait -n "${pids[@]}"

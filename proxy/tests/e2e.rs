@@ -185,13 +185,7 @@ async fn a_model_that_is_not_ready_is_busy_and_an_unknown_endpoint_is_ours_to_fi
         body["error"]["message"], "internal error",
         "no details to the client"
     );
-    assert!(
-        misnamed
-            .logs()
-            .iter()
-            .any(|l| l.contains("ValidationError")),
-        "the details are logged"
-    );
+    assert!(misnamed.logged("ValidationError"), "the details are logged");
 }
 
 /// A PNG of one colour at the given size (tiny file, large decode).
