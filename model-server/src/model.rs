@@ -144,6 +144,14 @@ impl SessionPool {
             idle = self.returned.wait(idle).unwrap_or_else(|p| p.into_inner());
         }
     }
+
+    fn add_shared(&self, session: Session) {
+        self.shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(session);
+        self.returned.notify_one();
+    }
 }
 
 /// Gives a shared session back to the pool when dropped, also when the work panicked, so a
@@ -158,16 +166,6 @@ impl Drop for BorrowedSession<'_> {
         if let Some(session) = self.session.take() {
             self.pool.add_shared(session);
         }
-    }
-}
-
-impl SessionPool {
-    fn add_shared(&self, session: Session) {
-        self.shared
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(session);
-        self.returned.notify_one();
     }
 }
 

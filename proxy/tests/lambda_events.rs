@@ -185,3 +185,35 @@ async fn through_the_lambda_adapter_the_invocation_ids_are_used_and_json_comes_b
     assert_eq!(body["trace_id"], "1-6745a1b2-0123456789abcdef01234567");
     assert_eq!(body["predictions"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn oversized_bodies_unknown_routes_and_wrong_methods_get_json_errors() {
+    // Nothing listens upstream: none of these may reach it.
+    let state = state("http://127.0.0.1:9");
+    let big = vec![0xFF; 6 * 1024 * 1024];
+    let request = Request::post("/predict")
+        .header("content-type", "image/jpeg")
+        .body(Body::from(big))
+        .unwrap();
+    let answer = call(&state, request).await;
+    assert_eq!(answer.status, 413, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], "payload_too_large");
+
+    let answer = call(&state, Request::get("/nope").body(Body::empty()).unwrap()).await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.body["error"]["code"], "not_found");
+
+    let answer = call(
+        &state,
+        Request::get("/predict").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.body["error"]["code"], "not_found");
+
+    let answer = call(&state, Request::get("/health").body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        (answer.status, answer.body["status"].as_str()),
+        (200, Some("ok"))
+    );
+}
