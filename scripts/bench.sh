@@ -106,34 +106,43 @@ stop_ours() { kill "$ours_pid"; wait "$ours_pid" 2>/dev/null || true; }
   run_wrk "peer c=4" "http://127.0.0.1:$peer_port" 4
   kill "$peer_pid"; wait "$peer_pid" 2>/dev/null || true
   echo
-  echo "## proxy: added latency (same model server, direct vs through POST /predict), RSS, start"
-  HOST=127.0.0.1 PORT=$ours_port MODEL_DIR="$model_dir" RUST_LOG=warn \
-    SAGEMAKER_RUNTIME_API_ENDPOINT=bench "$server" serve >/dev/null &
-  pids+=($!); ours_pid=$!
-  wait_ready "http://127.0.0.1:$ours_port"
   proxy_env=(HOST=127.0.0.1 PORT=$proxy_port SAGEMAKER_ENDPOINT_NAME=bench
     SAGEMAKER_ENDPOINT_URL="http://127.0.0.1:$ours_port" STATIC_DIR=/nonexistent RUST_LOG=warn
     AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
     AWS_EC2_METADATA_DISABLED=true)
-  env "${proxy_env[@]}" "$proxy_bin" >/dev/null &
-  pids+=($!); proxy_pid=$!
-  for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$proxy_port/health" && break; sleep 0.05; done
-  for round in 1 2; do
-    run_wrk "direct /invocations c=1 (round $round)" "http://127.0.0.1:$ours_port" 1
-    echo "--- wrk: proxy /predict c=1 (round $round) (connections=1, ${duration}s)"
-    wrk -t1 -c1 -d"${duration}s" --latency -s "$lua" "http://127.0.0.1:$proxy_port/predict" \
-      | grep -E 'Requests/sec|Non-2xx|^ +(50|90|99)%|Socket errors'
+  # Default model server (spinning solo session) and ORT_SOLO_THREADS=0 (one core per
+  # inference): on two shared cores the spinning threads compete with the proxy itself.
+  for solo in default 0; do
+    echo "## proxy: added latency (direct vs through POST /predict), model server ORT_SOLO_THREADS=$solo"
+    solo_env=(); [ "$solo" = default ] || solo_env=(ORT_SOLO_THREADS="$solo")
+    env HOST=127.0.0.1 PORT=$ours_port MODEL_DIR="$model_dir" RUST_LOG=warn "${solo_env[@]}" \
+      SAGEMAKER_RUNTIME_API_ENDPOINT=bench "$server" serve >/dev/null &
+    pids+=($!); ours_pid=$!
+    wait_ready "http://127.0.0.1:$ours_port"
+    env "${proxy_env[@]}" "$proxy_bin" >/dev/null &
+    pids+=($!); proxy_pid=$!
+    for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$proxy_port/health" && break; sleep 0.05; done
+    for round in 1 2; do
+      run_wrk "direct /invocations c=1 (round $round)" "http://127.0.0.1:$ours_port" 1
+      echo "--- wrk: proxy /predict c=1 (round $round) (connections=1, ${duration}s)"
+      wrk -t1 -c1 -d"${duration}s" --latency -s "$lua" "http://127.0.0.1:$proxy_port/predict" \
+        | grep -E 'Requests/sec|Non-2xx|^ +(50|90|99)%|Socket errors'
+    done
+    if [ "$solo" = default ]; then
+      echo "--- wrk: proxy /predict c=2 (connections=2, ${duration}s)"
+      wrk -t1 -c2 -d"${duration}s" --latency -s "$lua" "http://127.0.0.1:$proxy_port/predict" \
+        | grep -E 'Requests/sec|Non-2xx|^ +(50|90|99)%|Socket errors'
+      echo "proxy peak RSS after load: $(grep VmHWM /proc/$proxy_pid/status | awk '{print $2, $3}')"
+      kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true
+      echo "proxy start -> first correct prediction through it (model server already warm):"
+      env "${proxy_env[@]}" "$bench" coldstart --url "http://127.0.0.1:$proxy_port/predict" \
+        --image "$image" --expect-index 12 --runs 7 -- "$proxy_bin"
+    else
+      kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true
+    fi
+    stop_ours
+    echo
   done
-  echo "--- wrk: proxy /predict c=2 (connections=2, ${duration}s)"
-  wrk -t1 -c2 -d"${duration}s" --latency -s "$lua" "http://127.0.0.1:$proxy_port/predict" \
-    | grep -E 'Requests/sec|Non-2xx|^ +(50|90|99)%|Socket errors'
-  echo "proxy peak RSS after load: $(grep VmHWM /proc/$proxy_pid/status | awk '{print $2, $3}')"
-  kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true
-  echo "proxy start -> first correct prediction through it (model server already warm):"
-  env "${proxy_env[@]}" "$bench" coldstart --url "http://127.0.0.1:$proxy_port/predict" \
-    --image "$image" --expect-index 12 --runs 7 -- "$proxy_bin"
-  stop_ours
-  echo
   echo "## cold start: process spawn -> first correct prediction (house finch), 7 runs each"
   echo "model-server:"
   HOST=127.0.0.1 PORT=$ours_port MODEL_DIR="$model_dir" RUST_LOG=warn \
