@@ -9,18 +9,13 @@ use clap::Parser;
 use model_server::model::{Classifier, ModelError, init_runtime};
 use model_server::{AppState, Config, app};
 
+/// ONNX Runtime's own logs are verbose at info.
+const DEFAULT_LOG_FILTER: &str = "info,ort=warn";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,ort=warn".into()),
-        )
-        .init();
+    telemetry::init_logging(DEFAULT_LOG_FILTER);
 
     let mut state = AppState::new(config.limits());
     if let Some(endpoint) = &config.sagemaker_runtime_api {
@@ -57,32 +52,9 @@ async fn main() -> anyhow::Result<()> {
     });
 
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(telemetry::shutdown_signal())
         .await
         .context("server failed")?;
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutting down");
 }

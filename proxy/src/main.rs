@@ -5,17 +5,12 @@ use anyhow::Context;
 use clap::Parser;
 use proxy::{AppState, Config, app, app_with_static, upstream};
 
+const DEFAULT_LOG_FILTER: &str = "info";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    telemetry::init_logging(DEFAULT_LOG_FILTER);
 
     let aws = upstream::aws_config().await;
     let client = upstream::client(
@@ -37,26 +32,9 @@ async fn main() -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, endpoint = %config.endpoint_name, "listening");
     axum::serve(listener, app_with_static(state, &config.static_dir))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(telemetry::shutdown_signal())
         .await
         .context("server failed")?;
     tracing::info!("stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM");
-            let _ = ctrl_c.await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term.recv() => {},
-    }
-    tracing::info!("shutting down");
 }
