@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-async fn post(server: &Server, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+async fn post(server: &Process, content_type: &str, body: Vec<u8>) -> (u16, Value) {
     post_with(server, content_type, body, &[]).await.0
 }
 
 async fn post_with(
-    server: &Server,
+    server: &Process,
     content_type: &str,
     body: Vec<u8>,
     headers: &[(&str, &str)],
@@ -68,7 +68,7 @@ fn check_known_answer(name: &str, body: &Value) {
 
 #[tokio::test]
 async fn known_images_get_known_answers_as_raw_bytes_base64_and_data_urls() {
-    let server = Server::start();
+    let server = start_server();
     let mut cold_starts = Vec::new();
     for (name, mime) in [
         ("house-finch.jpg", "image/jpeg"),
@@ -114,7 +114,7 @@ async fn known_images_get_known_answers_as_raw_bytes_base64_and_data_urls() {
 
 #[tokio::test]
 async fn top_k_comes_from_the_json_body_or_the_custom_attributes_header() {
-    let server = Server::start();
+    let server = start_server();
     let finch = shared_image("house-finch.jpg");
     let ((status, body), _) = post_with(
         &server,
@@ -141,7 +141,7 @@ async fn top_k_comes_from_the_json_body_or_the_custom_attributes_header() {
 
 #[tokio::test]
 async fn every_error_code_comes_back_as_json_through_a_real_request() {
-    let server = Server::start();
+    let server = start_server();
     let finch = shared_image("house-finch.jpg");
     // (case, content type, body, extra headers, expected status, expected code)
     type Case<'a> = (
@@ -264,7 +264,7 @@ async fn every_error_code_comes_back_as_json_through_a_real_request() {
 
 #[tokio::test]
 async fn generated_formats_and_colour_types_are_classified() {
-    let server = Server::start();
+    let server = start_server();
     let photo = DynamicImage::ImageRgb8(photo_like(640, 480));
     let gray = DynamicImage::ImageLuma8(photo.to_luma8());
     let sixteen = DynamicImage::ImageRgb16(photo.to_rgb16());
@@ -290,7 +290,7 @@ async fn generated_formats_and_colour_types_are_classified() {
 
 #[tokio::test]
 async fn an_exif_rotated_photo_is_classified_upright() {
-    let server = Server::start();
+    let server = start_server();
     let finch = image::load_from_memory(&shared_image("house-finch.jpg"))
         .unwrap()
         .to_rgb8();
@@ -305,8 +305,8 @@ async fn an_exif_rotated_photo_is_classified_upright() {
 #[tokio::test]
 async fn decompression_bombs_are_refused_with_bounded_memory() {
     // Pinned so the baseline (sessions) does not grow with the machine's core count.
-    let server = Server::spawn(&[("MAX_IN_FLIGHT", "2"), ("ORT_SOLO_THREADS", "0")]);
-    server.wait_ready();
+    let server = spawn_server(&[("MAX_IN_FLIGHT", "2"), ("ORT_SOLO_THREADS", "0")]);
+    server.wait_until_ok("/ping");
     let bombs = [
         png_bomb(100_000, 100_000),
         jpeg_bomb(65_000, 65_000),
@@ -325,8 +325,8 @@ async fn decompression_bombs_are_refused_with_bounded_memory() {
 
 #[tokio::test]
 async fn beyond_the_in_flight_limit_requests_are_refused_at_once_and_none_hang() {
-    let server = Server::spawn(&[("MAX_IN_FLIGHT", "1"), ("MAX_IMAGE_BYTES", "67108864")]);
-    server.wait_ready();
+    let server = spawn_server(&[("MAX_IN_FLIGHT", "1"), ("MAX_IMAGE_BYTES", "67108864")]);
+    server.wait_until_ok("/ping");
     // A 16 MP PNG takes long enough to decode that concurrent requests overlap.
     let heavy = encode(
         &DynamicImage::ImageRgb8(photo_like(4000, 4000)),
@@ -390,7 +390,7 @@ async fn a_missing_or_corrupt_model_keeps_the_process_up_with_ping_503() {
         ),
     ];
     for (name, env, reason) in cases {
-        let mut server = Server::spawn(&env);
+        let mut server = spawn_server(&env);
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         let body = loop {
             let response = reqwest::get(server.url("/ping")).await.unwrap();
@@ -420,7 +420,7 @@ async fn a_missing_or_corrupt_model_keeps_the_process_up_with_ping_503() {
 
 #[tokio::test]
 async fn json_top_k_wins_over_the_header_and_odd_but_valid_requests_work() {
-    let server = Server::start();
+    let server = start_server();
     let finch = shared_image("house-finch.jpg");
     let request = json!({ "image_base64": B64.encode(&finch), "top_k": 2 });
     let ((status, body), _) = post_with(
@@ -453,9 +453,9 @@ async fn json_top_k_wins_over_the_header_and_odd_but_valid_requests_work() {
 #[tokio::test]
 async fn a_body_that_never_finishes_gets_408_and_frees_the_server() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server = Server::spawn(&[("BODY_TIMEOUT_SECONDS", "1")]);
-    server.wait_ready();
-    let addr = server.base_url.trim_start_matches("http://").to_owned();
+    let server = spawn_server(&[("BODY_TIMEOUT_SECONDS", "1")]);
+    server.wait_until_ok("/ping");
+    let addr = server.addr.clone();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let head = format!(
         "POST /invocations HTTP/1.1\r\nHost: {addr}\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n"
@@ -474,7 +474,7 @@ async fn a_body_that_never_finishes_gets_408_and_frees_the_server() {
 }
 
 async fn invoke_endpoint(
-    server: &Server,
+    server: &Process,
     endpoint: &str,
     body: Vec<u8>,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
@@ -493,8 +493,8 @@ async fn invoke_endpoint(
 
 #[tokio::test]
 async fn the_runtime_api_stand_in_wraps_answers_like_sagemaker() {
-    let server = Server::spawn(&[("SAGEMAKER_RUNTIME_API_ENDPOINT", "mobilenet-local")]);
-    server.wait_ready();
+    let server = spawn_server(&[("SAGEMAKER_RUNTIME_API_ENDPOINT", "mobilenet-local")]);
+    server.wait_until_ok("/ping");
     let finch = shared_image("house-finch.jpg");
 
     let (status, headers, body) = invoke_endpoint(&server, "mobilenet-local", finch.clone()).await;
@@ -530,7 +530,7 @@ async fn the_runtime_api_stand_in_wraps_answers_like_sagemaker() {
     assert!(body["message"].as_str().unwrap().contains("other"));
 
     // Without the flag the route does not exist.
-    let plain = Server::start();
+    let plain = start_server();
     let response = reqwest::Client::new()
         .post(plain.url("/endpoints/mobilenet-local/invocations"))
         .body(finch)
@@ -542,7 +542,7 @@ async fn the_runtime_api_stand_in_wraps_answers_like_sagemaker() {
 
 #[tokio::test]
 async fn the_runtime_api_stand_in_reports_not_ready_and_throttling() {
-    let broken = Server::spawn(&[
+    let broken = spawn_server(&[
         ("SAGEMAKER_RUNTIME_API_ENDPOINT", "mobilenet-local"),
         ("MODEL_DIR", "/nonexistent/model"),
     ]);
@@ -551,12 +551,12 @@ async fn the_runtime_api_stand_in_reports_not_ready_and_throttling() {
     assert_eq!(status, 429, "{body}");
     assert_eq!(headers["x-amzn-errortype"], "ModelNotReadyException");
 
-    let busy = Server::spawn(&[
+    let busy = spawn_server(&[
         ("SAGEMAKER_RUNTIME_API_ENDPOINT", "mobilenet-local"),
         ("MAX_IN_FLIGHT", "1"),
         ("MAX_IMAGE_BYTES", "67108864"),
     ]);
-    busy.wait_ready();
+    busy.wait_until_ok("/ping");
     let heavy = encode(
         &DynamicImage::ImageRgb8(photo_like(4000, 4000)),
         ImageFormat::Png,

@@ -2,12 +2,9 @@
 //! `model-server` process on a free port.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Cursor};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
 
 use image::{ImageEncoder, Rgb, RgbImage};
 
@@ -153,147 +150,31 @@ pub fn gif_bomb(width: u16, height: u16) -> Vec<u8> {
     out
 }
 
-/// A `model-server` child process on a free loopback port, killed on drop.
-pub struct Server {
-    child: Child,
-    pub base_url: String,
-    logs: Arc<Mutex<Vec<String>>>,
+#[path = "../../../test-support/process.rs"]
+mod process;
+pub use process::Process;
+
+/// A `model-server` process on a free loopback port with the shared model, ready to serve.
+pub fn start_server() -> Process {
+    let server = spawn_server(&[]);
+    server.wait_until_ok("/ping");
+    server
 }
 
-impl Server {
-    /// Starts the server with the shared model and waits until `/ping` answers 200.
-    pub fn start() -> Self {
-        let server = Self::spawn(&[]);
-        server.wait_ready();
-        server
-    }
-
-    /// Starts the server with extra environment variables, without waiting for the model.
-    pub fn spawn(env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_model-server"));
-        command
-            .arg("serve")
-            .env("HOST", "127.0.0.1")
-            .env("PORT", "0")
-            .env("MODEL_DIR", model_dir())
-            .env("ORT_DYLIB_PATH", ort_dylib())
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let mut child = command.spawn().expect("start model-server");
-        let stdout = child.stdout.take().unwrap();
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (addr_tx, addr_rx) = mpsc::channel();
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(record) = serde_json::from_str::<serde_json::Value>(&line)
-                    && record["message"] == "listening"
-                {
-                    let _ = addr_tx.send(record["addr"].as_str().unwrap_or_default().to_owned());
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let addr = addr_rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("model-server did not report its address");
-        Self {
-            child,
-            base_url: format!("http://{addr}"),
-            logs,
-        }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
-
-    pub fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if raw_http::get_status(&self.url("/ping")) == Some(200) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "model-server never became ready; logs:\n{}",
-            self.logs().join("\n")
-        );
-    }
-
-    pub fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub fn logs(&self) -> Vec<String> {
-        self.logs.lock().unwrap().clone()
-    }
-
-    /// Whether a log line containing `needle` appears within a few seconds (lines are read by a
-    /// background thread, so they can trail the HTTP answer).
-    pub fn logged(&self, needle: &str) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            if self.logs().iter().any(|line| line.contains(needle)) {
-                return true;
-            }
-            if Instant::now() > deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Peak resident memory of the process so far, in KiB.
-    pub fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Minimal blocking GET over std only, so readiness polling needs no async runtime.
-pub mod raw_http {
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
-    use std::time::Duration;
-
-    pub fn get_status(url: &str) -> Option<u16> {
-        let rest = url.strip_prefix("http://")?;
-        let (host, path) = rest
-            .split_once('/')
-            .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
-        let mut stream = TcpStream::connect(host).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-        )
-        .ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        response.split_whitespace().nth(1)?.parse().ok()
-    }
+/// A `model-server` process with extra environment variables, not waited for.
+pub fn spawn_server(extra: &[(&str, &str)]) -> Process {
+    let mut env = vec![
+        ("HOST", "127.0.0.1".to_owned()),
+        ("PORT", "0".to_owned()),
+        ("MODEL_DIR", model_dir().display().to_string()),
+        ("ORT_DYLIB_PATH", ort_dylib().display().to_string()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    Process::spawn(
+        Path::new(env!("CARGO_BIN_EXE_model-server")),
+        &["serve"],
+        &env,
+    )
 }
 
 /// A temporary directory removed on drop (std only).
