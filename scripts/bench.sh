@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Reproduces every figure in BENCHMARKS.md in one run, on 127.0.0.1 only, every load bounded
+# Reproduces the tables in BENCHMARKS.md in one run, on 127.0.0.1 only, every load bounded
 # in time: model-server vs the Python peer (../shared/peers/python-sagemaker-byoc), raw ONNX
-# Runtime, decode/preprocess, serving overhead and cold start.
+# Runtime, decode/preprocess, serving overhead, cold start, and the proxy's added latency, RSS
+# and start time.
 #
 #   scripts/bench.sh            # writes artifacts/bench-<timestamp>.txt and prints it
 #
