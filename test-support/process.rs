@@ -13,6 +13,7 @@ pub struct Process {
     /// `host:port` from the process's `listening` log line.
     pub addr: String,
     logs: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Process {
@@ -33,7 +34,7 @@ impl Process {
         let logs = Arc::new(Mutex::new(Vec::new()));
         let (addr_tx, addr_rx) = mpsc::channel();
         let sink = logs.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Ok(record) = serde_json::from_str::<serde_json::Value>(&line)
                     && record["message"] == "listening"
@@ -46,7 +47,12 @@ impl Process {
         let addr = addr_rx
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| panic!("{} did not report its address", program.display()));
-        Self { child, addr, logs }
+        Self {
+            child,
+            addr,
+            logs,
+            reader: Some(reader),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -100,6 +106,31 @@ impl Process {
             .find_map(|l| l.strip_prefix("VmHWM:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmHWM line")
+    }
+
+    /// Sends SIGTERM (how SageMaker and Lambda stop processes), waits for the exit and for the
+    /// last line of stdout; returns every line the process wrote.
+    pub fn terminate(&mut self) -> Vec<String> {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match self.child.try_wait().expect("wait for the service") {
+                Some(status) => {
+                    assert!(status.success(), "the service exited with {status}");
+                    break;
+                }
+                None if Instant::now() > deadline => panic!("no exit within 20 s of SIGTERM"),
+                None => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("stdout reader");
+        }
+        self.logs()
     }
 
     pub fn stop(&mut self) {

@@ -78,6 +78,14 @@ pub struct Config {
     /// Let idle ONNX Runtime intra-op threads of the shared sessions spin instead of sleeping.
     #[arg(long, env = "ORT_INTRA_SPINNING", default_value_t = false, action = clap::ArgAction::Set)]
     pub ort_intra_spinning: bool,
+
+    /// Value of the `Model` dimension of the EMF metrics; default: the model directory's name
+    /// (set it in SageMaker, where the directory is always `/opt/ml/model`).
+    #[arg(long, env = "MODEL_NAME")]
+    pub model_name: Option<String>,
+
+    #[command(flatten)]
+    pub telemetry: telemetry::Config,
 }
 
 fn cores() -> usize {
@@ -110,6 +118,21 @@ impl Config {
         }
     }
 
+    /// The `Model` metric dimension: `MODEL_NAME`, else the model directory's name.
+    pub fn metrics_model_name(&self) -> String {
+        self.model_name.clone().unwrap_or_else(|| {
+            self.resolved_model_dir()
+                .file_name()
+                .map_or_else(|| "model".to_owned(), |n| n.to_string_lossy().into_owned())
+        })
+    }
+
+    /// Dimensions of this process's EMF records.
+    pub fn metrics_identity(&self) -> telemetry::Identity {
+        self.telemetry
+            .identity(telemetry::Service::ModelServer, &self.metrics_model_name())
+    }
+
     pub fn max_in_flight(&self) -> usize {
         self.max_in_flight.unwrap_or_else(cores).max(1)
     }
@@ -134,5 +157,15 @@ impl Config {
             intra_spinning: self.ort_intra_spinning,
             solo_threads: self.ort_solo_threads.unwrap_or_else(cores),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        <Config as clap::CommandFactory>::command().debug_assert();
     }
 }

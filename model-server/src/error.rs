@@ -79,6 +79,17 @@ impl ApiError {
         }
     }
 
+    /// The `ErrorClass` dimension of `InvocationErrors`: capacity refusals are throttles, a
+    /// model that failed to load is the server's fault like any 5xx, the rest is the client's.
+    pub fn error_class(&self) -> telemetry::catalogue::ErrorClass {
+        use telemetry::catalogue::ErrorClass;
+        match self {
+            Self::Overloaded { .. } | Self::ModelLoading => ErrorClass::Throttle,
+            Self::ModelUnavailable(_) | Self::Internal(_) => ErrorClass::Server,
+            _ => ErrorClass::Client,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::EmptyBody

@@ -19,11 +19,13 @@ use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
+use telemetry::{catalogue, metrics};
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 pub use config::Config;
 pub use error::ApiError;
@@ -124,6 +126,8 @@ impl Shared {
 #[derive(Debug, Clone)]
 pub struct AppState {
     shared: Arc<Shared>,
+    /// Dimensions of this server's EMF records.
+    identity: Arc<telemetry::Identity>,
     /// Endpoint name served by the local SageMaker Runtime stand-in, when enabled.
     runtime_api_endpoint: Option<Arc<str>>,
 }
@@ -147,7 +151,16 @@ impl AppState {
                 cold: AtomicBool::new(true),
             }),
             runtime_api_endpoint: None,
+            identity: Arc::new(
+                telemetry::Config::default().identity(telemetry::Service::ModelServer, "model"),
+            ),
         }
+    }
+
+    /// Sets the dimensions of this server's EMF records.
+    pub fn with_metrics_identity(mut self, identity: telemetry::Identity) -> Self {
+        self.identity = Arc::new(identity);
+        self
     }
 
     /// Also serve `POST /endpoints/{endpoint}/invocations` like SageMaker Runtime does (local
@@ -222,7 +235,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/ping", get(ping))
-        .route("/invocations", post(invocations));
+        .route("/invocations", post(observed_invocation));
     if state.runtime_api_endpoint().is_some() {
         router = router.route(
             "/endpoints/{name}/invocations",
@@ -269,15 +282,16 @@ struct InvocationBody<'a> {
     model: &'a ModelInfo,
     timings: Timings,
     cold_start: bool,
+    trace_id: &'a str,
 }
 
-fn millis(duration: Duration) -> f64 {
-    (duration.as_secs_f64() * 1e6).round() / 1e3
-}
+use telemetry::metrics::millis;
 
 /// What one run of the model produced, before the response is built.
 struct Classified {
     predictions: Vec<Prediction>,
+    /// Width x height as stored in the file.
+    pixels: u64,
     decode: Duration,
     preprocess: Duration,
     inference: Duration,
@@ -298,30 +312,137 @@ fn run_model(
     let limits = &shared.limits;
     let spec = &model.classifier.preprocess;
     let started = Instant::now();
-    let decoded = imaging::decode(image, limits.max_pixels, spec.resize_shorter)?;
+    let decoded = tracing::info_span!("decode", image.bytes = image.len())
+        .in_scope(|| imaging::decode(image, limits.max_pixels, spec.resize_shorter))?;
     let decoded_at = Instant::now();
-    let tensor = RESIZER.with_borrow_mut(|resizer| {
-        imaging::preprocess(&decoded, spec, &model.normalizer, resizer)
+    let tensor = tracing::info_span!("preprocess").in_scope(|| {
+        RESIZER.with_borrow_mut(|resizer| {
+            imaging::preprocess(&decoded, spec, &model.normalizer, resizer)
+        })
     })?;
     let preprocessed_at = Instant::now();
-    let probabilities = model
-        .classifier
-        .probabilities(&tensor, shared.alone())
+    let probabilities = tracing::info_span!("inference", model.name = %model.classifier.info.name)
+        .in_scope(|| model.classifier.probabilities(&tensor, shared.alone()))
         .map_err(|e| ApiError::Internal(format!("inference failed: {e}")))?;
     let inferred_at = Instant::now();
     Ok(Classified {
         predictions: model.classifier.top_k(&probabilities, top_k),
+        pixels: u64::from(decoded.stored_width) * u64::from(decoded.stored_height),
         decode: decoded_at - started,
         preprocess: preprocessed_at - decoded_at,
         inference: inferred_at - preprocessed_at,
     })
 }
 
-pub(crate) async fn invocations(
+/// A served invocation, before its answer is built.
+struct Invoked {
+    model: Arc<LoadedModel>,
+    classified: Classified,
+    timings: Timings,
+    cold_start: bool,
+}
+
+/// `POST /invocations` (also behind the SageMaker Runtime stand-in) inside its span, continuing
+/// the trace the caller passed in the custom attributes (or `X-Amzn-Trace-Id`), with one EMF
+/// record.
+pub(crate) async fn observed_invocation(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Response {
+    let started = Instant::now();
+    let request_id = headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let span = tracing::info_span!(
+        "POST /invocations",
+        otel.kind = "server",
+        http.request.method = "POST",
+        http.route = "/invocations",
+        http.response.status_code = tracing::field::Empty,
+        error.r#type = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        request_id = %request_id,
+        trace_id = tracing::field::Empty,
+    );
+    let trace_id = telemetry::trace::start(&span, parent_trace(&headers));
+    span.record("trace_id", trace_id.as_str());
+    let properties = [("trace_id", trace_id.clone()), ("request_id", request_id)];
+    let identity = (*state.identity).clone();
+    let handled = async move {
+        let outcome = invocations(state, headers, body).await;
+        let span = tracing::Span::current();
+        metrics::count(&catalogue::INVOCATIONS, 1);
+        let mut response = match outcome {
+            Ok(invoked) => {
+                metrics::count(&catalogue::INVOCATION_ERRORS, 0);
+                let classified = &invoked.classified;
+                metrics::observe(&catalogue::DECODE_LATENCY, millis(classified.decode));
+                metrics::observe(
+                    &catalogue::PREPROCESS_LATENCY,
+                    millis(classified.preprocess),
+                );
+                metrics::observe(&catalogue::INFERENCE_LATENCY, millis(classified.inference));
+                #[allow(clippy::cast_precision_loss)]
+                metrics::observe(&catalogue::IMAGE_PIXELS, classified.pixels as f64);
+                if invoked.cold_start {
+                    metrics::count(&catalogue::MODEL_COLD_START, 1);
+                }
+                let mut timings = invoked.timings;
+                timings.total_ms = millis(started.elapsed());
+                Json(InvocationBody {
+                    predictions: invoked.classified.predictions,
+                    model: &invoked.model.classifier.info,
+                    timings,
+                    cold_start: invoked.cold_start,
+                    trace_id: &trace_id,
+                })
+                .into_response()
+            }
+            Err(error) => {
+                metrics::count_with(
+                    &catalogue::INVOCATION_ERRORS,
+                    catalogue::DIM_ERROR_CLASS,
+                    error.error_class().name(),
+                    1,
+                );
+                metrics::set_property("error_code", error.code());
+                span.record("error.type", error.code());
+                error.into_response()
+            }
+        };
+        if let Ok(value) = HeaderValue::from_str(&format!("Root={trace_id}")) {
+            response
+                .headers_mut()
+                .insert(telemetry::trace::TRACE_HEADER, value);
+        }
+        span.record("http.response.status_code", response.status().as_u16());
+        if response.status().is_server_error() {
+            span.record("otel.status_code", "ERROR");
+        }
+        response
+    };
+    metrics::scoped(identity, properties, handled.instrument(span)).await
+}
+
+/// SageMaker's request id header, when a caller (or the stand-in) sets one.
+const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
+
+/// The caller's trace: from the custom attributes (how the proxy passes it through SageMaker),
+/// else from an `X-Amzn-Trace-Id` header.
+fn parent_trace(headers: &HeaderMap) -> telemetry::TraceContext {
+    let from_attributes = headers
+        .get(input::CUSTOM_ATTRIBUTES_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(telemetry::trace::parent_from_custom_attributes);
+    match from_attributes {
+        Some(parent) if telemetry::trace::has_parent(&parent) => parent,
+        _ => telemetry::trace::parent_from_headers(headers),
+    }
+}
+
+async fn invocations(state: AppState, headers: HeaderMap, body: Body) -> Result<Invoked, ApiError> {
     let started = Instant::now();
     let limits = state.limits();
     let kind = input::body_kind(&headers)?;
@@ -355,8 +476,10 @@ pub(crate) async fn invocations(
     let shared = state.shared.clone();
     shared.concurrency.admitted(shared.others_in_flight());
     let worker_model = model.clone();
+    let request_span = tracing::Span::current();
     let classified = tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        let _in_request = request_span.enter();
         // Parsing (base64 of up to 8 MiB) is CPU work too, so it runs here, off the runtime.
         let request = input::parse(kind, &headers, body, limits.max_image_bytes)?;
         let top_k = request
@@ -381,13 +504,12 @@ pub(crate) async fn invocations(
         cold_start,
         "invocation served"
     );
-    Ok(Json(InvocationBody {
-        predictions: classified.predictions,
-        model: &model.classifier.info,
+    Ok(Invoked {
+        model,
+        classified,
         timings,
         cold_start,
     })
-    .into_response())
 }
 
 /// Consumes up to `limit` bytes of `body` within `timeout`, keeping none of them.

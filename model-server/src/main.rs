@@ -8,16 +8,19 @@ use anyhow::Context;
 use clap::Parser;
 use model_server::model::{Classifier, ModelError, init_runtime};
 use model_server::{AppState, Config, app};
+use telemetry::{Telemetry, catalogue, metrics};
 
 /// ONNX Runtime's own logs are verbose at info.
 const DEFAULT_LOG_FILTER: &str = "info,ort=warn";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let process_start = Instant::now();
     let config = Config::parse();
-    telemetry::init_logging(DEFAULT_LOG_FILTER);
+    let identity = config.metrics_identity();
+    let telemetry = Telemetry::init(&config.telemetry, identity.clone(), DEFAULT_LOG_FILTER)?;
 
-    let mut state = AppState::new(config.limits());
+    let mut state = AppState::new(config.limits()).with_metrics_identity(identity);
     if let Some(endpoint) = &config.sagemaker_runtime_api {
         state = state.with_runtime_api(endpoint);
     }
@@ -46,15 +49,21 @@ async fn main() -> anyhow::Result<()> {
         if outcome.is_ok() {
             let ready_ms = started.elapsed().as_secs_f64() * 1e3;
             tracing::info!(runtime_ms, ready_ms, "first session warmed up");
+            metrics::observe(
+                &catalogue::MODEL_LOAD_TIME,
+                metrics::millis(process_start.elapsed()),
+            );
         }
         loader_state.finish_loading(outcome);
         loader_state.add_remaining_sessions(environment);
     });
 
-    axum::serve(listener, app(state))
+    let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(telemetry::shutdown_signal())
         .await
-        .context("server failed")?;
+        .context("server failed");
     tracing::info!("stopped");
-    Ok(())
+    // In-flight requests have finished; their records and spans leave before the process.
+    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
+    served
 }

@@ -76,10 +76,7 @@ pub async fn invoke_endpoint(
             json!({ "message": format!("Endpoint {name} of account {LOCAL_ACCOUNT} not found.") }),
         );
     }
-    let container = match crate::invocations(State(state), headers, body).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    };
+    let container = crate::observed_invocation(State(state), headers, body).await;
     wrap(container, &name).await
 }
 

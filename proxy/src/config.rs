@@ -68,6 +68,9 @@ pub struct Config {
     /// Local mode: directory of the web page served at `/` (skipped when it does not exist).
     #[arg(long, env = "STATIC_DIR", default_value = "frontend")]
     pub static_dir: PathBuf,
+
+    #[command(flatten)]
+    pub telemetry: telemetry::Config,
 }
 
 impl Config {
@@ -91,5 +94,15 @@ impl Config {
             .map(|o| o.trim().to_owned())
             .filter(|o| !o.is_empty())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        <Config as clap::CommandFactory>::command().debug_assert();
     }
 }

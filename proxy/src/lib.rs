@@ -9,8 +9,9 @@ pub mod upstream;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
@@ -19,13 +20,16 @@ use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
+use telemetry::{catalogue, metrics};
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tracing::Instrument;
 
 pub use config::Config;
 pub use error::ProxyError;
 
 /// The X-Ray trace header, on requests and responses.
-pub const TRACE_HEADER: &str = "x-amzn-trace-id";
+pub const TRACE_HEADER: &str = telemetry::trace::TRACE_HEADER;
 
 /// Shared, cheap-to-clone state: the SDK client is built once per process.
 #[derive(Debug, Clone)]
@@ -41,6 +45,10 @@ struct Inner {
     allowed_origins: Vec<String>,
     /// True until the first `/predict` this process handles.
     cold: AtomicBool,
+    /// Dimensions of this process's EMF records.
+    identity: telemetry::Identity,
+    /// Process start to ready to serve (see [`AppState::mark_ready`]).
+    init_duration: OnceLock<Duration>,
 }
 
 impl AppState {
@@ -52,8 +60,18 @@ impl AppState {
                 max_image_bytes: config.max_image_bytes,
                 allowed_origins: config.origins(),
                 cold: AtomicBool::new(true),
+                identity: config
+                    .telemetry
+                    .identity(telemetry::Service::Proxy, &config.endpoint_name),
+                init_duration: OnceLock::new(),
             }),
         }
+    }
+
+    /// Records that the process, started at `process_start`, is ready to serve: the
+    /// `InitDuration` its first request reports.
+    pub fn mark_ready(&self, process_start: Instant) {
+        let _ = self.inner.init_duration.set(process_start.elapsed());
     }
 }
 
@@ -68,7 +86,7 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, HeaderName::from_static(TRACE_HEADER)])
         .expose_headers([HeaderName::from_static(TRACE_HEADER), header::RETRY_AFTER])
-        .max_age(std::time::Duration::from_secs(600))
+        .max_age(Duration::from_secs(600))
 }
 
 fn api() -> Router<AppState> {
@@ -84,17 +102,37 @@ pub fn app(state: AppState) -> Router {
     api().fallback(not_found).with_state(state).layer(cors)
 }
 
-/// [`app`] plus the web page from `static_dir` at `/` (local mode), when the directory exists.
+/// The page's Content-Security-Policy when the proxy serves it (CloudFront sends the same one in
+/// AWS): scripts, styles and API calls only from this origin, previews from `blob:` URLs.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; font-src 'self'; \
+     manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// [`app`] plus the web page from `static_dir` at `/` (local mode), when the directory exists,
+/// with the security headers CloudFront adds in AWS.
 pub fn app_with_static(state: AppState, static_dir: &Path) -> Router {
     if !static_dir.is_dir() {
         tracing::info!(dir = %static_dir.display(), "no web page directory; serving the API only");
         return app(state);
     }
     let cors = cors(&state.inner.allowed_origins);
-    api()
+    let page_headers = [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ];
+    let mut router = api()
         .fallback_service(tower_http::services::ServeDir::new(static_dir))
         .with_state(state)
-        .layer(cors)
+        .layer(cors);
+    for (name, value) in page_headers {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    router
 }
 
 async fn not_found(uri: Uri) -> ProxyError {
@@ -146,10 +184,6 @@ struct PredictBody {
     trace_id: String,
 }
 
-fn millis(since: Instant) -> f64 {
-    (since.elapsed().as_secs_f64() * 1e6).round() / 1e3
-}
-
 /// The request id: Lambda's invocation id under Lambda, a fresh UUID locally.
 fn request_id(request: &Request) -> String {
     request
@@ -160,65 +194,133 @@ fn request_id(request: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// The X-Ray root trace id (`1-8hex-24hex`) of this request, or a new one. Under Lambda,
-/// `lambda_http` has already replaced `X-Amzn-Trace-Id` with the invocation's own trace (which
-/// API Gateway started or continued); the context is the fallback when the header is absent.
-fn trace_id(request: &Request) -> String {
-    let header = request
-        .headers()
-        .get(TRACE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+/// The trace this request continues: the `X-Amzn-Trace-Id` header, else (under Lambda) the
+/// invocation's own trace, which `lambda_http` normally copies into that header already.
+fn parent_trace(request: &Request) -> telemetry::TraceContext {
+    let from_header = telemetry::trace::parent_from_headers(request.headers());
+    if telemetry::trace::has_parent(&from_header) {
+        return from_header;
+    }
     let lambda = request
         .extensions()
         .get::<lambda_http::Context>()
         .and_then(|context| context.xray_trace_id.clone());
-    header
-        .iter()
-        .chain(lambda.iter())
-        .find_map(|value| root_of(value))
-        .unwrap_or_else(new_trace_id)
+    telemetry::trace::parent_from_xray(lambda.as_deref())
 }
 
-/// `Root=1-...;Parent=...;Sampled=1` → `1-...`, if well formed.
-pub fn root_of(header: &str) -> Option<String> {
-    header
-        .split(';')
-        .find_map(|part| part.trim().strip_prefix("Root="))
-        .filter(|root| is_trace_id(root))
-        .map(str::to_owned)
-}
-
-/// `1-` + 8 hex digits (epoch seconds) + `-` + 24 hex digits.
-pub fn is_trace_id(id: &str) -> bool {
-    let parts: Vec<&str> = id.split('-').collect();
-    matches!(parts.as_slice(), ["1", time, random]
-        if time.len() == 8 && random.len() == 24
-            && time.chars().chain(random.chars()).all(|c| c.is_ascii_hexdigit()))
-}
-
-/// A new X-Ray trace id: epoch seconds and 96 random bits.
-pub fn new_trace_id() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("1-{:08x}-{}", seconds & 0xFFFF_FFFF, &random[..24])
+/// What one `/predict` did, for its metrics and span.
+#[derive(Debug, Default)]
+struct Observed {
+    payload_bytes: Option<usize>,
+    upstream: Option<Duration>,
+    /// This request was the proxy's first prediction.
+    proxy_cold: bool,
+    model_cold: bool,
 }
 
 async fn predict(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
     let request_id = request_id(&request);
-    let trace_id = trace_id(&request);
-    let mut response = match handle_predict(&state, request, &request_id, &trace_id, started).await
-    {
-        Ok(body) => Json(body).into_response(),
-        Err(error) => error.into_response_with_id(&request_id),
+    let span = tracing::info_span!(
+        "POST /predict",
+        otel.kind = "server",
+        http.request.method = "POST",
+        http.route = "/predict",
+        http.response.status_code = tracing::field::Empty,
+        error.r#type = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        request_id = %request_id,
+        trace_id = tracing::field::Empty,
+    );
+    let trace_id = telemetry::trace::start(&span, parent_trace(&request));
+    span.record("trace_id", trace_id.as_str());
+    let properties = [
+        ("trace_id", trace_id.clone()),
+        ("request_id", request_id.clone()),
+    ];
+    let identity = state.inner.identity.clone();
+    let handled = async move {
+        let mut observed = Observed::default();
+        let outcome = handle_predict(&state, request, &request_id, &trace_id, &mut observed).await;
+        let mut response = match outcome {
+            Ok(body) => {
+                let mut body = body;
+                body.timings.total_ms = metrics::millis(started.elapsed());
+                Json(body).into_response()
+            }
+            Err(error) => {
+                let span = tracing::Span::current();
+                span.record("error.type", error.code());
+                metrics::set_property("error_code", error.code());
+                error.into_response_with_id(&request_id)
+            }
+        };
+        if let Ok(value) = HeaderValue::from_str(&format!("Root={trace_id}")) {
+            response.headers_mut().insert(TRACE_HEADER, value);
+        }
+        let status = response.status();
+        let span = tracing::Span::current();
+        span.record("http.response.status_code", status.as_u16());
+        if status.is_server_error() {
+            span.record("otel.status_code", "ERROR");
+        }
+        record_metrics(
+            &state,
+            &observed,
+            status,
+            response.headers(),
+            started.elapsed(),
+        );
+        response
     };
-    if let Ok(value) = HeaderValue::from_str(&format!("Root={trace_id}")) {
-        response.headers_mut().insert(TRACE_HEADER, value);
+    metrics::scoped(identity, properties, handled.instrument(span)).await
+}
+
+fn record_metrics(
+    state: &AppState,
+    observed: &Observed,
+    status: axum::http::StatusCode,
+    headers: &axum::http::HeaderMap,
+    elapsed: Duration,
+) {
+    // A 503 `busy` (it carries Retry-After) is a throttle, not a server error: the three
+    // outcome counters never count the same request twice.
+    let throttled = status == axum::http::StatusCode::SERVICE_UNAVAILABLE
+        && headers.contains_key(header::RETRY_AFTER);
+    metrics::count(&catalogue::REQUESTS, 1);
+    metrics::count(
+        &catalogue::SERVER_ERRORS,
+        u64::from(status.is_server_error() && !throttled),
+    );
+    metrics::count(
+        &catalogue::CLIENT_ERRORS,
+        u64::from(status.is_client_error()),
+    );
+    metrics::count(&catalogue::THROTTLES, u64::from(throttled));
+    let start_type = if observed.proxy_cold || observed.model_cold {
+        catalogue::START_COLD
+    } else {
+        catalogue::START_WARM
+    };
+    metrics::observe_with(
+        &catalogue::LATENCY,
+        catalogue::DIM_START_TYPE,
+        start_type,
+        metrics::millis(elapsed),
+    );
+    if let Some(upstream) = observed.upstream {
+        metrics::observe(&catalogue::UPSTREAM_LATENCY, metrics::millis(upstream));
     }
-    response
+    if let Some(bytes) = observed.payload_bytes {
+        #[allow(clippy::cast_precision_loss)]
+        metrics::observe(&catalogue::PAYLOAD_BYTES, bytes as f64);
+    }
+    if observed.proxy_cold {
+        metrics::count(&catalogue::COLD_START, 1);
+        if let Some(init) = state.inner.init_duration.get() {
+            metrics::observe(&catalogue::INIT_DURATION, metrics::millis(*init));
+        }
+    }
 }
 
 async fn handle_predict(
@@ -226,7 +328,7 @@ async fn handle_predict(
     request: Request,
     request_id: &str,
     trace_id: &str,
-    started: Instant,
+    observed: &mut Observed,
 ) -> Result<PredictBody, ProxyError> {
     let inner = &state.inner;
     let (parts, body) = request.into_parts();
@@ -246,15 +348,31 @@ async fn handle_predict(
             ProxyError::UnreadableBody(e.to_string())
         }
     })?;
-    let prediction = request::validate(
-        &parts.headers,
-        parts.uri.query(),
-        bytes,
-        inner.max_image_bytes,
-    )?;
+    observed.payload_bytes = Some(bytes.len());
+    let prediction = tracing::info_span!("validate").in_scope(|| {
+        request::validate(
+            &parts.headers,
+            parts.uri.query(),
+            bytes,
+            inner.max_image_bytes,
+        )
+    })?;
     // Cold means the first prediction this process sends upstream (invalid requests do not count).
-    let cold_proxy = inner.cold.swap(false, Ordering::Relaxed);
-    let attributes = custom_attributes(prediction.top_k, trace_id);
+    observed.proxy_cold = inner.cold.swap(false, Ordering::Relaxed);
+    let call = tracing::info_span!(
+        "SageMaker.InvokeEndpoint",
+        otel.kind = "client",
+        rpc.system = "aws-api",
+        rpc.service = "SageMaker Runtime",
+        rpc.method = "InvokeEndpoint",
+        aws.sagemaker.endpoint_name = %inner.endpoint_name,
+        error.r#type = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    let attributes = telemetry::trace::custom_attributes_with_trace(
+        &format!("top_k={}", prediction.top_k),
+        &call,
+    );
     let upstream_started = Instant::now();
     let answer = upstream::invoke(
         &inner.client,
@@ -263,49 +381,35 @@ async fn handle_predict(
         &attributes,
         prediction.image,
     )
-    .await?;
-    let upstream_ms = millis(upstream_started);
+    .instrument(call.clone())
+    .await;
+    let upstream_elapsed = upstream_started.elapsed();
+    observed.upstream = Some(upstream_elapsed);
+    let answer = answer.inspect_err(|e| {
+        call.record("error.type", e.code());
+        call.record("otel.status_code", "ERROR");
+    })?;
     let model: ModelAnswer = serde_json::from_slice(answer.as_ref())
         .map_err(|e| ProxyError::ModelError(format!("unreadable model answer: {e}")))?;
-    tracing::debug!(request_id, trace_id, upstream_ms, "prediction served");
+    observed.model_cold = model.cold_start;
+    let upstream_ms = metrics::millis(upstream_elapsed);
+    tracing::debug!(upstream_ms, "prediction served");
     Ok(PredictBody {
         predictions: model.predictions,
         model: model.model,
         timings: Timings {
-            total_ms: millis(started),
+            // Set by the caller just before answering.
+            total_ms: 0.0,
             upstream_ms,
             decode_ms: model.timings.decode_ms,
             preprocess_ms: model.timings.preprocess_ms,
             inference_ms: model.timings.inference_ms,
         },
         cold_start: ColdStart {
-            proxy: cold_proxy,
+            proxy: observed.proxy_cold,
             model: model.cold_start,
         },
         request_id: request_id.to_owned(),
         trace_id: trace_id.to_owned(),
     })
-}
-
-/// What the container receives as `X-Amzn-SageMaker-Custom-Attributes`.
-fn custom_attributes(top_k: u32, trace_id: &str) -> String {
-    format!("top_k={top_k},trace_id={trace_id}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn trace_ids_follow_the_xray_format() {
-        let id = new_trace_id();
-        assert!(is_trace_id(&id), "{id}");
-        assert_eq!(
-            root_of("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
-                .as_deref(),
-            Some("1-5759e988-bd862e3fe1be46a994272793")
-        );
-        assert_eq!(root_of("Root=garbage;Sampled=1"), None);
-        assert!(!is_trace_id("1-5759e988-bd862e3fe1be46a99427279"));
-    }
 }

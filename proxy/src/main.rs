@@ -1,16 +1,24 @@
 //! `proxy`: under AWS Lambda (`AWS_LAMBDA_RUNTIME_API` set) runs the router with
 //! `lambda_http::run`; otherwise serves the same router, plus the web page, over HTTP.
 
+use std::time::Instant;
+
 use anyhow::Context;
 use clap::Parser;
 use proxy::{AppState, Config, app, app_with_static, upstream};
+use telemetry::Telemetry;
+use tower::ServiceExt;
 
 const DEFAULT_LOG_FILTER: &str = "info";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let process_start = Instant::now();
     let config = Config::parse();
-    telemetry::init_logging(DEFAULT_LOG_FILTER);
+    let identity = config
+        .telemetry
+        .identity(telemetry::Service::Proxy, &config.endpoint_name);
+    let telemetry = Telemetry::init(&config.telemetry, identity, DEFAULT_LOG_FILTER)?;
 
     let aws = upstream::aws_config().await;
     let client = upstream::client(
@@ -21,7 +29,20 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState::new(client, &config);
 
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        return lambda_http::run(app(state))
+        state.mark_ready(process_start);
+        let router = app(state);
+        // The process may be frozen once the answer is sent: flush this invocation's EMF
+        // record, logs and spans first.
+        let handler = tower::service_fn(move |request: lambda_http::Request| {
+            let router = router.clone();
+            let telemetry = telemetry.clone();
+            async move {
+                let response = router.oneshot(request).await;
+                let _ = tokio::task::spawn_blocking(move || telemetry.flush()).await;
+                response
+            }
+        });
+        return lambda_http::run(handler)
             .await
             .map_err(|e| anyhow::anyhow!("lambda runtime failed: {e}"));
     }
@@ -30,11 +51,15 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen_addr()))?;
     let addr = listener.local_addr()?;
+    let router = app_with_static(state.clone(), &config.static_dir);
+    state.mark_ready(process_start);
     tracing::info!(%addr, endpoint = %config.endpoint_name, "listening");
-    axum::serve(listener, app_with_static(state, &config.static_dir))
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(telemetry::shutdown_signal())
         .await
-        .context("server failed")?;
+        .context("server failed");
     tracing::info!("stopped");
-    Ok(())
+    // In-flight requests have finished; their records and spans leave before the process.
+    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
+    served
 }

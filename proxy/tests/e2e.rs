@@ -40,7 +40,7 @@ async fn the_finch_through_the_proxy_is_a_house_finch() {
     assert_eq!(body["predictions"].as_array().unwrap().len(), 5);
     assert_eq!(body["cold_start"], json!({"proxy": true, "model": true}));
     let trace_id = body["trace_id"].as_str().unwrap();
-    assert!(proxy::is_trace_id(trace_id), "{trace_id}");
+    assert!(telemetry::trace::is_xray_trace_id(trace_id), "{trace_id}");
     assert_eq!(
         headers["x-amzn-trace-id"],
         format!("Root={trace_id}").as_str()
@@ -186,17 +186,4 @@ async fn a_model_that_is_not_ready_is_busy_and_an_unknown_endpoint_is_ours_to_fi
         "no details to the client"
     );
     assert!(misnamed.logged("ValidationError"), "the details are logged");
-}
-
-/// A PNG of one colour at the given size (tiny file, large decode).
-fn image_png(width: u32, height: u32) -> Vec<u8> {
-    let mut encoder_out = Vec::new();
-    let image = image::RgbImage::from_pixel(width, height, image::Rgb([90, 140, 200]));
-    image::DynamicImage::ImageRgb8(image)
-        .write_to(
-            &mut std::io::Cursor::new(&mut encoder_out),
-            image::ImageFormat::Png,
-        )
-        .unwrap();
-    encoder_out
 }

@@ -5,50 +5,13 @@
 
 mod common;
 
-use std::time::Duration;
-
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_sagemakerruntime::config::{Credentials, SharedCredentialsProvider};
 use axum::body::Body;
 use axum::http::Request;
 use common::*;
 use http_body_util::BodyExt;
-use proxy::upstream::UpstreamPolicy;
-use proxy::{AppState, Config, app};
+use proxy::{AppState, app};
 use serde_json::Value;
 use tower::ServiceExt;
-
-const POLICY: UpstreamPolicy = UpstreamPolicy {
-    connect_timeout: Duration::from_secs(1),
-    attempt_timeout: Duration::from_secs(20),
-    operation_timeout: Duration::from_secs(30),
-    max_attempts: 1,
-};
-
-fn state(endpoint_url: &str) -> AppState {
-    let sdk = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "local", "local", None, None, "tests",
-        )))
-        .build();
-    let client = proxy::upstream::client(&sdk, Some(endpoint_url), POLICY);
-    let config = Config {
-        endpoint_name: ENDPOINT.to_owned(),
-        endpoint_url: Some(endpoint_url.to_owned()),
-        allowed_origins: vec![ORIGIN.to_owned()],
-        max_image_bytes: 4 * 1024 * 1024,
-        connect_timeout_ms: 1000,
-        attempt_timeout_ms: 20_000,
-        operation_timeout_ms: 30_000,
-        max_attempts: 1,
-        host: std::net::Ipv4Addr::LOCALHOST.into(),
-        port: 0,
-        static_dir: "/nonexistent".into(),
-    };
-    AppState::new(client, &config)
-}
 
 fn fixture(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -85,7 +48,7 @@ async fn call(state: &AppState, request: Request<Body>) -> Answer {
 #[tokio::test]
 async fn json_and_base64_binary_events_are_classified_through_the_sdk() {
     let model = start_model_server(&[]);
-    let state = state(&model.url(""));
+    let state = in_process_state(&model.url(""));
 
     let json = call(&state, event("apigw_v2_predict_json.json")).await;
     assert_eq!(json.status, 200, "{}", json.body);
@@ -121,7 +84,7 @@ async fn json_and_base64_binary_events_are_classified_through_the_sdk() {
 #[tokio::test]
 async fn preflight_is_answered_for_allowed_origins_only() {
     // Nothing listens upstream: none of these may reach it.
-    let state = state("http://127.0.0.1:9");
+    let state = in_process_state("http://127.0.0.1:9");
     let preflight = call(&state, event("apigw_v2_preflight.json")).await;
     assert_eq!(preflight.status, 200);
     assert_eq!(preflight.headers["access-control-allow-origin"], ORIGIN);
@@ -141,7 +104,7 @@ async fn preflight_is_answered_for_allowed_origins_only() {
 #[tokio::test]
 async fn invalid_requests_are_refused_before_any_upstream_call() {
     // Nothing listens upstream, so a call would have been a 502.
-    let state = state("http://127.0.0.1:9");
+    let state = in_process_state("http://127.0.0.1:9");
     let text = call(&state, event("apigw_v2_not_an_image.json")).await;
     assert_eq!(text.status, 415, "{}", text.body);
     assert_eq!(text.body["error"]["code"], "unsupported_media_type");
@@ -164,7 +127,7 @@ async fn invalid_requests_are_refused_before_any_upstream_call() {
 #[tokio::test]
 async fn through_the_lambda_adapter_the_invocation_ids_are_used_and_json_comes_back_as_text() {
     let model = start_model_server(&[]);
-    let state = state(&model.url(""));
+    let state = in_process_state(&model.url(""));
     let payload: lambda_http::request::LambdaRequest =
         serde_json::from_str(&fixture("apigw_v2_predict_binary.json")).unwrap();
     let mut context = lambda_http::Context::default();
@@ -189,7 +152,7 @@ async fn through_the_lambda_adapter_the_invocation_ids_are_used_and_json_comes_b
 #[tokio::test]
 async fn oversized_bodies_unknown_routes_and_wrong_methods_get_json_errors() {
     // Nothing listens upstream: none of these may reach it.
-    let state = state("http://127.0.0.1:9");
+    let state = in_process_state("http://127.0.0.1:9");
     let big = vec![0xFF; 6 * 1024 * 1024];
     let request = Request::post("/predict")
         .header("content-type", "image/jpeg")

@@ -1,19 +1,188 @@
-//! Telemetry shared by `proxy` and `model-server`. For now: JSON logs and the shutdown signal
-//! both services stop on; EMF metrics and X-Ray traces come with the telemetry issue.
+//! Telemetry shared by `proxy` and `model-server`:
+//! - [`catalogue`]: every metric name, unit and dimension set, defined once;
+//! - [`metrics`] and [`emf`]: one CloudWatch EMF record per request through the `metrics`
+//!   facade, with `trace_id` and `request_id` properties;
+//! - [`trace`]: X-Ray traces through OpenTelemetry (X-Ray ids and propagation, OTLP export);
+//! - [`logs`]: JSON log lines carrying `trace_id`, `span_id` and `request_id`;
+//! - [`sink`]: the non-blocking single writer of stdout that logs and EMF share.
 
-/// JSON log lines on stdout (Lambda and SageMaker ship stdout to CloudWatch Logs), one object
-/// per event with its fields flattened; the level filter comes from `RUST_LOG`, else
-/// `default_filter`.
-pub fn init_logging(default_filter: &str) {
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| default_filter.into()),
+pub mod catalogue;
+pub mod emf;
+pub mod logs;
+pub mod metrics;
+pub mod sink;
+pub mod trace;
+
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+pub use catalogue::Service;
+pub use emf::Identity;
+/// The trace context type the [`trace`] functions pass around.
+pub use opentelemetry::Context as TraceContext;
+
+/// Telemetry settings, shared by both services' command lines.
+#[derive(Debug, Clone, clap::Args)]
+#[group(id = "telemetry-settings")]
+pub struct Config {
+    /// CloudWatch namespace of the EMF metrics.
+    #[arg(long, env = "METRICS_NAMESPACE", default_value = catalogue::DEFAULT_NAMESPACE)]
+    pub metrics_namespace: String,
+
+    /// `off` disables EMF metrics and spans (logs stay); for measuring their cost.
+    #[arg(long, env = "TELEMETRY", default_value = "on", value_parser = ["on", "off"])]
+    pub telemetry: String,
+
+    /// OTLP/HTTP endpoint for spans (e.g. the ADOT collector, `http://localhost:4318`); no span
+    /// export when unset.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            metrics_namespace: catalogue::DEFAULT_NAMESPACE.into(),
+            telemetry: "on".into(),
+            otlp_endpoint: None,
+        }
+    }
+}
+
+impl Config {
+    pub fn enabled(&self) -> bool {
+        self.telemetry != "off"
+    }
+
+    /// The EMF identity of `service` fronting `scope` (endpoint or model name).
+    pub fn identity(&self, service: Service, scope: &str) -> Identity {
+        Identity {
+            namespace: self.metrics_namespace.clone(),
+            service,
+            scope: scope.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot build the OTLP span exporter: {0}")]
+    Exporter(String),
+    #[error("a global tracing subscriber is already installed")]
+    SubscriberTaken,
+}
+
+/// Keeps the tracer provider; [`Telemetry::flush`] at the end of each Lambda invocation,
+/// [`Telemetry::shutdown`] before the process exits.
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+/// Longest wait for queued lines to be written at a flush.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Telemetry {
+    /// Installs logging (level from `RUST_LOG`, else `default_filter`), the EMF recorder and,
+    /// unless telemetry is off, OpenTelemetry tracing with OTLP export when configured.
+    pub fn init(config: &Config, identity: Identity, default_filter: &str) -> Result<Self, Error> {
+        let exporter = match (&config.otlp_endpoint, config.enabled()) {
+            (Some(endpoint), true) => Some(otlp_exporter(endpoint)?),
+            _ => None,
+        };
+        let provider = config
+            .enabled()
+            .then(|| trace::provider(identity.service.name(), exporter, false));
+        Self::install(
+            sink::Output::Stdout,
+            identity,
+            provider,
+            default_filter,
+            config.enabled(),
         )
-        .init();
+    }
+
+    /// As [`Telemetry::init`], but spans go to `exporter` as they end and lines to `output`:
+    /// for tests that inspect what the services emit.
+    pub fn init_with<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
+        output: sink::Output,
+        identity: Identity,
+        exporter: E,
+        default_filter: &str,
+    ) -> Result<Self, Error> {
+        let provider = trace::provider(identity.service.name(), Some(exporter), true);
+        Self::install(output, identity, Some(provider), default_filter, true)
+    }
+
+    fn install(
+        output: sink::Output,
+        identity: Identity,
+        provider: Option<SdkTracerProvider>,
+        default_filter: &str,
+        metrics_on: bool,
+    ) -> Result<Self, Error> {
+        sink::install(output);
+        let filter =
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+        let otel = provider.as_ref().map(|provider| {
+            tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer(identity.service.name()))
+                .with_level(true)
+        });
+        let fmt = tracing_subscriber::fmt::layer()
+            .event_format(logs::JsonFormat)
+            .with_writer(sink::SinkWriter);
+        tracing_subscriber::registry()
+            .with(otel)
+            .with(logs::CorrelationLayer)
+            .with(fmt)
+            .with(filter)
+            .try_init()
+            .map_err(|_| Error::SubscriberTaken)?;
+        if metrics_on {
+            metrics::install(identity);
+        }
+        Ok(Self { provider })
+    }
+
+    /// Writes out every queued line and exports finished spans; the end of a Lambda
+    /// invocation calls it so nothing waits in a frozen process. Blocking: call it from a
+    /// blocking thread.
+    pub fn flush(&self) {
+        if let Some(provider) = &self.provider
+            && let Err(e) = provider.force_flush()
+        {
+            tracing::warn!(error = %e, "span export failed at flush");
+        }
+        if !sink::flush(FLUSH_TIMEOUT) {
+            tracing::warn!("telemetry lines not written within the flush timeout");
+        }
+    }
+
+    /// Flushes and stops span export; called once, before the process exits.
+    pub fn shutdown(&self) {
+        if let Some(provider) = &self.provider
+            && let Err(e) = provider.shutdown()
+        {
+            tracing::warn!(error = %e, "span exporter shutdown failed");
+        }
+        sink::flush(FLUSH_TIMEOUT);
+    }
+}
+
+fn otlp_exporter(endpoint: &str) -> Result<opentelemetry_otlp::SpanExporter, Error> {
+    use opentelemetry_otlp::WithExportConfig;
+    let traces = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
+    opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(traces)
+        .build()
+        .map_err(|e| Error::Exporter(e.to_string()))
 }
 
 /// Resolves on SIGTERM (how SageMaker, ECS and Lambda stop processes) or Ctrl-C.

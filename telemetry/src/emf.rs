@@ -1,0 +1,413 @@
+//! CloudWatch Embedded Metric Format: rendering records within the spec's limits, and a
+//! structural validator of the spec for tests and for readers of EMF logs.
+//!
+//! Spec: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::catalogue::{Kind, Metric};
+
+/// At most this many metrics per directive.
+pub const MAX_METRICS_PER_DIRECTIVE: usize = 100;
+/// At most this many dimensions per dimension set.
+pub const MAX_DIMENSIONS: usize = 30;
+/// At most this many values in one metric's array.
+pub const MAX_VALUES: usize = 100;
+
+const UNITS: &[&str] = &[
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];
+
+/// Values recorded for one metric under one set of extra dimension values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    /// Counter increments, summed.
+    Sum(u64),
+    /// Every observation, in order.
+    Observations(Vec<f64>),
+}
+
+/// One metric with the values recorded for it and its extra dimension values (e.g.
+/// `StartType=warm`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub metric: &'static Metric,
+    pub labels: Vec<(String, String)>,
+    pub values: Values,
+}
+
+impl Entry {
+    pub fn new(metric: &'static Metric, labels: Vec<(String, String)>) -> Self {
+        let values = match metric.kind {
+            Kind::Counter => Values::Sum(0),
+            Kind::Distribution => Values::Observations(Vec::new()),
+        };
+        Self {
+            metric,
+            labels,
+            values,
+        }
+    }
+
+    fn conflicts_with(&self, root: &BTreeMap<String, String>) -> bool {
+        self.labels
+            .iter()
+            .any(|(k, v)| root.get(k).is_some_and(|existing| existing != v))
+    }
+}
+
+/// What every record of a service carries: namespace and base dimension values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub namespace: String,
+    pub service: crate::catalogue::Service,
+    /// Value of the service's scope dimension (`Endpoint` or `Model`).
+    pub scope: String,
+}
+
+/// Renders `entries` as EMF JSON lines: as few records as the limits allow, each carrying
+/// `properties` (e.g. `trace_id`, `request_id`). Entries whose extra dimension values conflict
+/// go to separate records; arrays longer than [`MAX_VALUES`] are split across records, so no
+/// value is ever dropped.
+pub fn render(
+    identity: &Identity,
+    timestamp_ms: u64,
+    entries: &[Entry],
+    properties: &BTreeMap<String, Value>,
+) -> Vec<String> {
+    // Split long observation lists first: each chunk is its own entry.
+    let mut pieces: Vec<Entry> = Vec::new();
+    for entry in entries {
+        match &entry.values {
+            Values::Observations(values) if values.is_empty() => {}
+            Values::Observations(values) => {
+                for chunk in values.chunks(MAX_VALUES) {
+                    pieces.push(Entry {
+                        values: Values::Observations(chunk.to_vec()),
+                        ..entry.clone()
+                    });
+                }
+            }
+            Values::Sum(_) => pieces.push(entry.clone()),
+        }
+    }
+    // Greedy packing: a piece joins the first record where its metric is new and its
+    // dimension values agree.
+    let mut records: Vec<(BTreeMap<String, String>, Vec<Entry>)> = Vec::new();
+    for piece in pieces {
+        let slot = records.iter_mut().find(|(root, members)| {
+            !piece.conflicts_with(root)
+                && members.len() < MAX_METRICS_PER_DIRECTIVE
+                && !members.iter().any(|m| m.metric.name == piece.metric.name)
+        });
+        match slot {
+            Some((root, members)) => {
+                root.extend(piece.labels.iter().cloned());
+                members.push(piece);
+            }
+            None => {
+                let root = piece.labels.iter().cloned().collect();
+                records.push((root, vec![piece]));
+            }
+        }
+    }
+    records
+        .into_iter()
+        .map(|(root, members)| render_record(identity, timestamp_ms, &root, &members, properties))
+        .collect()
+}
+
+fn render_record(
+    identity: &Identity,
+    timestamp_ms: u64,
+    labels: &BTreeMap<String, String>,
+    members: &[Entry],
+    properties: &BTreeMap<String, Value>,
+) -> String {
+    let mut root = Map::new();
+    for (key, value) in properties {
+        root.insert(key.clone(), value.clone());
+    }
+    let [service_dim, scope_dim] = identity.service.base_dimensions();
+    root.insert(service_dim.into(), identity.service.name().into());
+    root.insert(scope_dim.into(), identity.scope.clone().into());
+    for (key, value) in labels {
+        root.insert(key.clone(), value.clone().into());
+    }
+    // One directive per distinct list of dimension sets.
+    let mut directives: Vec<(Vec<Vec<&'static str>>, Vec<Value>)> = Vec::new();
+    for entry in members {
+        let sets: Vec<Vec<&'static str>> = entry
+            .metric
+            .dimension_sets()
+            .into_iter()
+            .filter(|set| {
+                set.iter().all(|dim| {
+                    *dim == service_dim
+                        || *dim == scope_dim
+                        || entry.labels.iter().any(|(k, _)| k == dim)
+                })
+            })
+            .collect();
+        let definition = json!({ "Name": entry.metric.name, "Unit": entry.metric.unit.as_str() });
+        match directives.iter_mut().find(|(s, _)| *s == sets) {
+            Some((_, metrics)) => metrics.push(definition),
+            None => directives.push((sets, vec![definition])),
+        }
+        let value = match &entry.values {
+            Values::Sum(sum) => json!(sum),
+            Values::Observations(values) if values.len() == 1 => json!(values[0]),
+            Values::Observations(values) => json!(values),
+        };
+        root.insert(entry.metric.name.into(), value);
+    }
+    let directives: Vec<Value> = directives
+        .into_iter()
+        .map(|(sets, metrics)| {
+            json!({ "Namespace": identity.namespace, "Dimensions": sets, "Metrics": metrics })
+        })
+        .collect();
+    root.insert(
+        "_aws".into(),
+        json!({ "Timestamp": timestamp_ms, "CloudWatchMetrics": directives }),
+    );
+    Value::Object(root).to_string()
+}
+
+/// Checks `record` against the EMF specification; every violation is reported.
+pub fn validate(record: &Value) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    let Some(root) = record.as_object() else {
+        return Err(vec!["record is not a JSON object".into()]);
+    };
+    let Some(aws) = root.get("_aws").and_then(Value::as_object) else {
+        return Err(vec!["no `_aws` object".into()]);
+    };
+    match aws.get("Timestamp") {
+        Some(Value::Number(n)) if n.as_u64().is_some() => {}
+        _ => problems.push("`_aws.Timestamp` is not a non-negative integer (ms)".into()),
+    }
+    let directives = match aws.get("CloudWatchMetrics").and_then(Value::as_array) {
+        Some(d) if !d.is_empty() => d,
+        _ => {
+            problems.push("`_aws.CloudWatchMetrics` is not a non-empty array".into());
+            return Err(problems);
+        }
+    };
+    for (i, directive) in directives.iter().enumerate() {
+        let at = format!("CloudWatchMetrics[{i}]");
+        match directive.get("Namespace").and_then(Value::as_str) {
+            Some(ns) if !ns.is_empty() && ns.len() <= 255 && !ns.starts_with(':') => {}
+            _ => problems.push(format!("{at}.Namespace missing or invalid")),
+        }
+        match directive.get("Dimensions").and_then(Value::as_array) {
+            None => problems.push(format!("{at}.Dimensions is not an array")),
+            Some(sets) => {
+                for (j, set) in sets.iter().enumerate() {
+                    let Some(keys) = set.as_array() else {
+                        problems.push(format!("{at}.Dimensions[{j}] is not an array"));
+                        continue;
+                    };
+                    if keys.len() > MAX_DIMENSIONS {
+                        problems.push(format!("{at}.Dimensions[{j}] has over 30 dimensions"));
+                    }
+                    for key in keys {
+                        match key.as_str() {
+                            Some(k) => match root.get(k) {
+                                Some(Value::String(v)) if !v.is_empty() => {}
+                                _ => problems.push(format!(
+                                    "{at}: dimension {k} has no non-empty string value at the root"
+                                )),
+                            },
+                            None => {
+                                problems.push(format!("{at}.Dimensions[{j}] holds a non-string"))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let Some(metrics) = directive.get("Metrics").and_then(Value::as_array) else {
+            problems.push(format!("{at}.Metrics is not an array"));
+            continue;
+        };
+        if metrics.len() > MAX_METRICS_PER_DIRECTIVE {
+            problems.push(format!("{at}.Metrics has over 100 metrics"));
+        }
+        for (j, metric) in metrics.iter().enumerate() {
+            let Some(name) = metric.get("Name").and_then(Value::as_str) else {
+                problems.push(format!("{at}.Metrics[{j}].Name missing"));
+                continue;
+            };
+            if name.is_empty() || name.len() > 255 {
+                problems.push(format!("{at}.Metrics[{j}].Name has an invalid length"));
+            }
+            if let Some(unit) = metric.get("Unit")
+                && !unit.as_str().is_some_and(|u| UNITS.contains(&u))
+            {
+                problems.push(format!("{name}: unit {unit} is not a CloudWatch unit"));
+            }
+            if let Some(resolution) = metric.get("StorageResolution")
+                && !matches!(resolution.as_u64(), Some(1 | 60))
+            {
+                problems.push(format!("{name}: StorageResolution must be 1 or 60"));
+            }
+            match root.get(name) {
+                Some(Value::Number(_)) => {}
+                Some(Value::Array(values)) => {
+                    if values.is_empty() || values.len() > MAX_VALUES {
+                        problems.push(format!("{name}: array of {} values", values.len()));
+                    }
+                    if !values.iter().all(Value::is_number) {
+                        problems.push(format!("{name}: array holds a non-number"));
+                    }
+                }
+                _ => problems.push(format!("{name}: no numeric value at the root")),
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// True for lines that are EMF records (rather than log lines).
+pub fn is_record(line: &str) -> bool {
+    line.starts_with('{') && line.contains("\"_aws\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::{self, Service};
+
+    fn identity() -> Identity {
+        Identity {
+            namespace: "Test".into(),
+            service: Service::Proxy,
+            scope: "ep".into(),
+        }
+    }
+
+    fn parse(line: &str) -> Value {
+        serde_json::from_str(line).unwrap()
+    }
+
+    #[test]
+    fn one_request_renders_one_valid_record_with_properties() {
+        let mut requests = Entry::new(&catalogue::REQUESTS, vec![]);
+        requests.values = Values::Sum(1);
+        let mut latency = Entry::new(
+            &catalogue::LATENCY,
+            vec![("StartType".into(), "warm".into())],
+        );
+        latency.values = Values::Observations(vec![12.5]);
+        let properties = BTreeMap::from([("trace_id".to_owned(), json!("1-abc"))]);
+        let lines = render(&identity(), 7, &[requests, latency], &properties);
+        assert_eq!(lines.len(), 1);
+        let record = parse(&lines[0]);
+        validate(&record).unwrap();
+        assert_eq!(record["Requests"], 1);
+        assert_eq!(record["Latency"], 12.5);
+        assert_eq!(record["StartType"], "warm");
+        assert_eq!(record["trace_id"], "1-abc");
+        assert_eq!(record["Service"], "proxy");
+        assert_eq!(record["Endpoint"], "ep");
+        let directives = record["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        let latency_sets = directives
+            .iter()
+            .find(|d| d["Metrics"][0]["Name"] == "Latency")
+            .unwrap();
+        assert_eq!(
+            latency_sets["Dimensions"],
+            json!([
+                ["Service", "Endpoint"],
+                ["Service", "Endpoint", "StartType"]
+            ])
+        );
+    }
+
+    #[test]
+    fn more_than_100_values_are_split_across_records_not_dropped() {
+        let mut latency = Entry::new(&catalogue::UPSTREAM_LATENCY, vec![]);
+        latency.values = Values::Observations((0..250).map(f64::from).collect());
+        let lines = render(&identity(), 7, &[latency], &BTreeMap::new());
+        assert_eq!(lines.len(), 3);
+        let mut all = Vec::new();
+        for line in &lines {
+            let record = parse(line);
+            validate(&record).unwrap();
+            let values = record["UpstreamLatency"].as_array().unwrap();
+            assert!(values.len() <= MAX_VALUES);
+            all.extend(values.iter().map(|v| v.as_f64().unwrap()));
+        }
+        assert_eq!(all, (0..250).map(f64::from).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn conflicting_dimension_values_go_to_separate_records() {
+        let mut warm = Entry::new(
+            &catalogue::LATENCY,
+            vec![("StartType".into(), "warm".into())],
+        );
+        warm.values = Values::Observations(vec![1.0]);
+        let mut cold = Entry::new(
+            &catalogue::LATENCY,
+            vec![("StartType".into(), "cold".into())],
+        );
+        cold.values = Values::Observations(vec![2.0]);
+        let lines = render(&identity(), 7, &[warm, cold], &BTreeMap::new());
+        assert_eq!(lines.len(), 2);
+        assert_eq!(parse(&lines[1])["StartType"], "cold");
+    }
+
+    #[test]
+    fn the_validator_catches_spec_violations() {
+        let missing_dimension = json!({
+            "_aws": {"Timestamp": 1, "CloudWatchMetrics": [
+                {"Namespace": "N", "Dimensions": [["Service"]], "Metrics": [{"Name": "M", "Unit": "Count"}]}
+            ]},
+            "M": 1
+        });
+        let problems = validate(&missing_dimension).unwrap_err();
+        assert!(problems[0].contains("Service"), "{problems:?}");
+        let bad_unit = json!({
+            "_aws": {"Timestamp": 1, "CloudWatchMetrics": [
+                {"Namespace": "N", "Dimensions": [], "Metrics": [{"Name": "M", "Unit": "ms"}]}
+            ]},
+            "M": vec![1.0; 101]
+        });
+        assert_eq!(validate(&bad_unit).unwrap_err().len(), 2);
+        assert!(validate(&json!({"_aws": {"Timestamp": -1}})).is_err());
+    }
+}

@@ -1,0 +1,244 @@
+//! X-Ray traces through OpenTelemetry: X-Ray ids, the X-Ray propagator on HTTP headers and on
+//! SageMaker's `CustomAttributes`, and the trace id in X-Ray's `1-8hex-24hex` form.
+
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceId};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_aws::trace::{XrayIdGenerator, XrayPropagator};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{IdGenerator, Sampler, SdkTracerProvider, SpanExporter};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The X-Ray trace header (requests, responses, and inside `CustomAttributes`).
+pub const TRACE_HEADER: &str = "x-amzn-trace-id";
+
+/// Builds the tracer provider: X-Ray ids, parent-based sampling (X-Ray's `Sampled` flag
+/// decides for continued traces), batch export to `exporter` when there is one.
+pub fn provider<E: SpanExporter + 'static>(
+    service_name: &str,
+    exporter: Option<E>,
+    simple: bool,
+) -> SdkTracerProvider {
+    let resource = Resource::builder()
+        .with_service_name(service_name.to_owned())
+        .with_attribute(KeyValue::new("cloud.provider", "aws"))
+        .build();
+    let builder = SdkTracerProvider::builder()
+        .with_id_generator(XrayIds::default())
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
+        .with_resource(resource);
+    match exporter {
+        Some(exporter) if simple => builder.with_simple_exporter(exporter),
+        Some(exporter) => builder.with_batch_exporter(exporter),
+        None => builder,
+    }
+    .build()
+}
+
+thread_local! {
+    /// The trace id the next root span built on this thread must use (see [`start`]).
+    static NEXT_TRACE_ID: std::cell::Cell<Option<TraceId>> = const { std::cell::Cell::new(None) };
+}
+
+/// X-Ray ids, except that a root span can be given a trace id already chosen upstream.
+#[derive(Debug, Default)]
+struct XrayIds {
+    xray: XrayIdGenerator,
+}
+
+impl IdGenerator for XrayIds {
+    fn new_trace_id(&self) -> TraceId {
+        NEXT_TRACE_ID
+            .take()
+            .unwrap_or_else(|| self.xray.new_trace_id())
+    }
+
+    fn new_span_id(&self) -> opentelemetry::trace::SpanId {
+        self.xray.new_span_id()
+    }
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+struct OneHeader<'a>(Option<&'a str>);
+
+impl Extractor for OneHeader<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        if key.eq_ignore_ascii_case(TRACE_HEADER) {
+            self.0
+        } else {
+            None
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        vec![TRACE_HEADER]
+    }
+}
+
+#[derive(Default)]
+struct OneHeaderOut(Option<String>);
+
+impl Injector for OneHeaderOut {
+    fn set(&mut self, key: &str, value: String) {
+        if key.eq_ignore_ascii_case(TRACE_HEADER) {
+            self.0 = Some(value);
+        }
+    }
+}
+
+/// The remote parent in an `X-Amzn-Trace-Id` value (`Root=1-...;Parent=...;Sampled=1`); an
+/// empty context when absent or malformed (a value without `Parent` starts a new trace).
+pub fn parent_from_xray(value: Option<&str>) -> Context {
+    XrayPropagator::default().extract(&OneHeader(value))
+}
+
+/// True when `context` holds a (remote) parent span to continue.
+pub fn has_parent(context: &Context) -> bool {
+    context.has_active_span()
+}
+
+/// The remote parent in the `X-Amzn-Trace-Id` request header.
+pub fn parent_from_headers(headers: &http::HeaderMap) -> Context {
+    XrayPropagator::default().extract(&HeaderExtractor(headers))
+}
+
+/// `X-Amzn-Trace-Id` value continuing `span`'s trace with it as parent.
+pub fn xray_header(span: &tracing::Span) -> Option<String> {
+    let mut out = OneHeaderOut::default();
+    XrayPropagator::default().inject_context(&span.context(), &mut out);
+    out.0
+}
+
+/// Key of the trace entry in SageMaker `CustomAttributes` (`key=value` pairs separated by
+/// `,`). The value is an X-Ray header, which itself uses `;` and `=`.
+pub const CUSTOM_ATTRIBUTES_TRACE_KEY: &str = "X-Amzn-Trace-Id";
+
+/// `attributes` plus the trace context of `span`, for `InvokeEndpoint`'s `CustomAttributes`.
+pub fn custom_attributes_with_trace(attributes: &str, span: &tracing::Span) -> String {
+    match xray_header(span) {
+        Some(header) if attributes.is_empty() => {
+            format!("{CUSTOM_ATTRIBUTES_TRACE_KEY}={header}")
+        }
+        Some(header) => format!("{attributes},{CUSTOM_ATTRIBUTES_TRACE_KEY}={header}"),
+        None => attributes.to_owned(),
+    }
+}
+
+/// The remote parent carried in SageMaker custom attributes, if any.
+pub fn parent_from_custom_attributes(attributes: &str) -> Context {
+    let value = attributes.split(',').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case(CUSTOM_ATTRIBUTES_TRACE_KEY)
+            .then_some(value.trim())
+    });
+    parent_from_xray(value)
+}
+
+/// A trace id in X-Ray form: `1-` + 8 hex digits (epoch seconds) + `-` + 24 hex digits.
+pub fn xray_trace_id(id: TraceId) -> String {
+    let hex = format!("{id:032x}");
+    format!("1-{}-{}", &hex[..8], &hex[8..])
+}
+
+/// True for `1-8hex-24hex`.
+pub fn is_xray_trace_id(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('-').collect();
+    matches!(parts.as_slice(), ["1", time, random]
+        if time.len() == 8 && random.len() == 24
+            && time.chars().chain(random.chars()).all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Makes `parent` the parent of `span` and returns the request's trace id in X-Ray form: the
+/// span's own (continued or new) when tracing is on, else the parent's, else a new X-Ray id.
+/// A parent with a trace id but no parent id (`Root=...` alone, as API Gateway sends it) makes
+/// `span` a root span of that trace.
+pub fn start(span: &tracing::Span, parent: Context) -> String {
+    let parent_context = parent.span().span_context().clone();
+    let parent_trace = parent_context.trace_id();
+    if parent_context.is_valid() {
+        // Only fails when the span already started; ours are fresh.
+        let _ = span.set_parent(parent);
+    } else if parent_trace != TraceId::INVALID {
+        NEXT_TRACE_ID.set(Some(parent_trace));
+    }
+    // Builds the OpenTelemetry span now, on this thread, so it takes NEXT_TRACE_ID.
+    let own = span.context().span().span_context().clone();
+    NEXT_TRACE_ID.set(None);
+    let id = if own.is_valid() {
+        own.trace_id()
+    } else if parent_trace != TraceId::INVALID {
+        parent_trace
+    } else {
+        XrayIdGenerator::default().new_trace_id()
+    };
+    xray_trace_id(id)
+}
+
+/// `span`'s OpenTelemetry span context (invalid when tracing is off).
+pub fn span_context(span: &tracing::Span) -> SpanContext {
+    span.context().span().span_context().clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xray_headers_round_trip_through_custom_attributes() {
+        let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+        let parent = parent_from_custom_attributes(&format!("top_k=3,X-Amzn-Trace-Id={header}"));
+        let context = parent.span().span_context().clone();
+        assert!(context.is_valid() && context.is_remote() && context.is_sampled());
+        assert_eq!(
+            xray_trace_id(context.trace_id()),
+            "1-5759e988-bd862e3fe1be46a994272793"
+        );
+        assert_eq!(format!("{:016x}", context.span_id()), "53995c3f42cd8ad8");
+    }
+
+    #[test]
+    fn missing_or_malformed_headers_give_no_parent() {
+        assert!(!parent_from_xray(None).has_active_span());
+        assert!(!parent_from_xray(Some("Root=garbage;Sampled=1")).has_active_span());
+        assert!(!parent_from_custom_attributes("top_k=5").has_active_span());
+    }
+
+    #[test]
+    fn trace_ids_follow_the_xray_format() {
+        let id = xray_trace_id(XrayIdGenerator::default().new_trace_id());
+        assert!(is_xray_trace_id(&id), "{id}");
+        assert!(!is_xray_trace_id("1-5759e988-bd862e3fe1be46a99427279"));
+        assert!(!is_xray_trace_id("2-5759e988-bd862e3fe1be46a994272793"));
+    }
+
+    #[test]
+    fn a_root_only_header_keeps_its_trace_id_without_a_parent() {
+        let parent = parent_from_xray(Some("Root=1-5759e988-bd862e3fe1be46a994272793"));
+        assert!(!parent.span().span_context().is_valid());
+        let span = tracing::Span::none();
+        assert_eq!(start(&span, parent), "1-5759e988-bd862e3fe1be46a994272793");
+    }
+
+    #[test]
+    fn without_tracing_the_parent_trace_id_is_kept() {
+        let parent = parent_from_xray(Some(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        ));
+        // No subscriber in this test: the span is disabled and has no context of its own.
+        let span = tracing::Span::none();
+        assert_eq!(start(&span, parent), "1-5759e988-bd862e3fe1be46a994272793");
+        assert!(is_xray_trace_id(&start(&span, Context::new())));
+    }
+}
