@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: installs the runtime pieces (ONNX Runtime
-# from PyPI), builds, and runs the whole workspace's tests against the real model in
-# ../shared (or SHARED_DIR).
+# from PyPI; Chromium and playwright-core for the page), builds, and runs the whole workspace's
+# tests against the real model in ../shared (or SHARED_DIR), then the page's tests in headless
+# Chromium against the real local stack.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -15,3 +16,6 @@ fi
 
 cargo test --workspace --locked --all-targets
 cargo test --workspace --locked --doc
+# The browser tests start target/debug/{proxy,model-server}; `cargo test` built them already.
+cargo build --workspace --locked --bins
+scripts/test-browser.sh

@@ -180,3 +180,25 @@ async fn oversized_bodies_unknown_routes_and_wrong_methods_get_json_errors() {
         (200, Some("ok"))
     );
 }
+
+#[tokio::test]
+async fn the_page_is_served_with_a_strict_content_security_policy() {
+    let dir = std::env::temp_dir().join(format!("proxy-page-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<!doctype html><title>t</title>").unwrap();
+    let router = proxy::app_with_static(in_process_state("http://127.0.0.1:9"), &dir);
+    let response = router
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers();
+    assert_eq!(
+        headers["content-security-policy"],
+        proxy::CONTENT_SECURITY_POLICY
+    );
+    assert!(!proxy::CONTENT_SECURITY_POLICY.contains("unsafe"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+}
