@@ -19,7 +19,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
@@ -355,25 +355,20 @@ pub(crate) async fn observed_invocation(
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-    let span = tracing::info_span!(
+    let (span, trace_id) = telemetry::trace::server_span(
+        "POST",
+        "/invocations",
         "POST /invocations",
-        otel.kind = "server",
-        http.request.method = "POST",
-        http.route = "/invocations",
-        http.response.status_code = tracing::field::Empty,
-        error.r#type = tracing::field::Empty,
-        otel.status_code = tracing::field::Empty,
-        request_id = %request_id,
-        trace_id = tracing::field::Empty,
+        &request_id,
+        parent_trace(&headers),
     );
-    let trace_id = telemetry::trace::start(&span, parent_trace(&headers));
-    span.record("trace_id", trace_id.as_str());
     let properties = [("trace_id", trace_id.clone()), ("request_id", request_id)];
     let identity = (*state.identity).clone();
     let handled = async move {
+        // Counted first, so an invocation abandoned half-way (caller timeout) is still counted.
+        metrics::count(&catalogue::INVOCATIONS, 1);
         let outcome = invocations(state, headers, body).await;
         let span = tracing::Span::current();
-        metrics::count(&catalogue::INVOCATIONS, 1);
         let mut response = match outcome {
             Ok(invoked) => {
                 metrics::count(&catalogue::INVOCATION_ERRORS, 0);
@@ -408,19 +403,16 @@ pub(crate) async fn observed_invocation(
                     1,
                 );
                 metrics::set_property("error_code", error.code());
-                span.record("error.type", error.code());
+                telemetry::trace::record_error(&span, error.code());
                 error.into_response()
             }
         };
-        if let Ok(value) = HeaderValue::from_str(&format!("Root={trace_id}")) {
+        if let Some(value) = telemetry::trace::response_header(&trace_id) {
             response
                 .headers_mut()
                 .insert(telemetry::trace::TRACE_HEADER, value);
         }
-        span.record("http.response.status_code", response.status().as_u16());
-        if response.status().is_server_error() {
-            span.record("otel.status_code", "ERROR");
-        }
+        telemetry::trace::record_response(&span, response.status());
         response
     };
     metrics::scoped(identity, properties, handled.instrument(span)).await

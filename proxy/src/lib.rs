@@ -213,7 +213,7 @@ fn parent_trace(request: &Request) -> telemetry::TraceContext {
 struct Observed {
     payload_bytes: Option<usize>,
     upstream: Option<Duration>,
-    /// This request was the proxy's first prediction.
+    /// This request was the first this proxy process handled.
     proxy_cold: bool,
     model_cold: bool,
 }
@@ -221,26 +221,27 @@ struct Observed {
 async fn predict(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
     let request_id = request_id(&request);
-    let span = tracing::info_span!(
+    let (span, trace_id) = telemetry::trace::server_span(
+        "POST",
+        "/predict",
         "POST /predict",
-        otel.kind = "server",
-        http.request.method = "POST",
-        http.route = "/predict",
-        http.response.status_code = tracing::field::Empty,
-        error.r#type = tracing::field::Empty,
-        otel.status_code = tracing::field::Empty,
-        request_id = %request_id,
-        trace_id = tracing::field::Empty,
+        &request_id,
+        parent_trace(&request),
     );
-    let trace_id = telemetry::trace::start(&span, parent_trace(&request));
-    span.record("trace_id", trace_id.as_str());
     let properties = [
         ("trace_id", trace_id.clone()),
         ("request_id", request_id.clone()),
     ];
     let identity = state.inner.identity.clone();
     let handled = async move {
-        let mut observed = Observed::default();
+        // Counted first, so a request abandoned half-way is still counted.
+        metrics::count(&catalogue::REQUESTS, 1);
+        let mut observed = Observed {
+            // Cold means the first request this process handles, valid or not (a cold Lambda
+            // invocation is cold whatever it carries).
+            proxy_cold: state.inner.cold.swap(false, Ordering::Relaxed),
+            ..Observed::default()
+        };
         let outcome = handle_predict(&state, request, &request_id, &trace_id, &mut observed).await;
         let mut response = match outcome {
             Ok(body) => {
@@ -249,21 +250,16 @@ async fn predict(State(state): State<AppState>, request: Request) -> Response {
                 Json(body).into_response()
             }
             Err(error) => {
-                let span = tracing::Span::current();
-                span.record("error.type", error.code());
+                telemetry::trace::record_error(&tracing::Span::current(), error.code());
                 metrics::set_property("error_code", error.code());
                 error.into_response_with_id(&request_id)
             }
         };
-        if let Ok(value) = HeaderValue::from_str(&format!("Root={trace_id}")) {
+        if let Some(value) = telemetry::trace::response_header(&trace_id) {
             response.headers_mut().insert(TRACE_HEADER, value);
         }
         let status = response.status();
-        let span = tracing::Span::current();
-        span.record("http.response.status_code", status.as_u16());
-        if status.is_server_error() {
-            span.record("otel.status_code", "ERROR");
-        }
+        telemetry::trace::record_response(&tracing::Span::current(), status);
         record_metrics(
             &state,
             &observed,
@@ -287,7 +283,6 @@ fn record_metrics(
     // outcome counters never count the same request twice.
     let throttled = status == axum::http::StatusCode::SERVICE_UNAVAILABLE
         && headers.contains_key(header::RETRY_AFTER);
-    metrics::count(&catalogue::REQUESTS, 1);
     metrics::count(
         &catalogue::SERVER_ERRORS,
         u64::from(status.is_server_error() && !throttled),
@@ -357,8 +352,6 @@ async fn handle_predict(
             inner.max_image_bytes,
         )
     })?;
-    // Cold means the first prediction this process sends upstream (invalid requests do not count).
-    observed.proxy_cold = inner.cold.swap(false, Ordering::Relaxed);
     let call = tracing::info_span!(
         "SageMaker.InvokeEndpoint",
         otel.kind = "client",
@@ -386,7 +379,7 @@ async fn handle_predict(
     let upstream_elapsed = upstream_started.elapsed();
     observed.upstream = Some(upstream_elapsed);
     let answer = answer.inspect_err(|e| {
-        call.record("error.type", e.code());
+        telemetry::trace::record_error(&call, e.code());
         call.record("otel.status_code", "ERROR");
     })?;
     let model: ModelAnswer = serde_json::from_slice(answer.as_ref())

@@ -208,10 +208,12 @@ async fn emf_counts_from_a_real_run_are_exact_and_every_record_follows_the_spec(
     assert_eq!(refusals.len(), client_errors + throttled, "{refusals:?}");
     for line in &refusals {
         let request = line["request_id"].as_str().unwrap();
-        assert_eq!(
-            line["trace_id"].as_str(),
-            traces_by_request.get(request).copied()
+        let record_trace = traces_by_request.get(request).copied();
+        assert!(
+            record_trace.is_some(),
+            "no EMF record for request {request}"
         );
+        assert_eq!(line["trace_id"].as_str(), record_trace);
         assert!(
             line["span_id"].as_str().is_some_and(|s| s.len() == 16),
             "{line}"

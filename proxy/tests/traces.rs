@@ -71,8 +71,9 @@ fn attribute(span: &SpanData, key: &str) -> Option<String> {
         .map(|kv| kv.value.to_string())
 }
 
-fn hex(id: impl std::fmt::LowerHex) -> String {
-    format!("{id:x}")
+/// Span ids as the X-Ray header and the log lines write them: 16 hex digits, zero-padded.
+fn hex(id: opentelemetry::trace::SpanId) -> String {
+    format!("{id:016x}")
 }
 
 async fn post(state: &proxy::AppState, content_type: &str, body: Vec<u8>) -> (u16, Value) {

@@ -219,7 +219,7 @@ pub const COLD_START: Metric = metric(
     Counter,
     Proxy,
     "first request of a process only",
-    "1 on the first request a proxy process serves (never 0)",
+    "1 on the first request a proxy process handles, valid or not (never 0)",
 );
 pub const INIT_DURATION: Metric = metric(
     "InitDuration",

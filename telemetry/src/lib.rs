@@ -17,9 +17,11 @@ use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 pub use catalogue::Service;
 pub use emf::Identity;
@@ -129,19 +131,27 @@ impl Telemetry {
         sink::install(output);
         let filter =
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+        // Spans are ours alone (not, e.g., lambda_runtime's per-invocation span, which would be
+        // a stray root trace), and RUST_LOG filters only the log lines: a quieter log level
+        // must not switch tracing and trace propagation off.
+        let our_spans = Targets::new()
+            .with_target("telemetry", Level::INFO)
+            .with_target("proxy", Level::INFO)
+            .with_target("model_server", Level::INFO);
         let otel = provider.as_ref().map(|provider| {
             tracing_opentelemetry::layer()
                 .with_tracer(provider.tracer(identity.service.name()))
                 .with_level(true)
+                .with_filter(our_spans.clone())
         });
         let fmt = tracing_subscriber::fmt::layer()
             .event_format(logs::JsonFormat)
-            .with_writer(sink::SinkWriter);
+            .with_writer(sink::SinkWriter)
+            .with_filter(filter);
         tracing_subscriber::registry()
             .with(otel)
-            .with(logs::CorrelationLayer)
+            .with(logs::CorrelationLayer.with_filter(our_spans))
             .with(fmt)
-            .with(filter)
             .try_init()
             .map_err(|_| Error::SubscriberTaken)?;
         if metrics_on {

@@ -18,11 +18,13 @@ use tracing_subscriber::registry::LookupSpan;
 pub const TRACE_ID_FIELD: &str = "trace_id";
 pub const REQUEST_ID_FIELD: &str = "request_id";
 
-/// `trace_id` / `request_id` recorded on a span, kept in its extensions.
+/// `trace_id` / `request_id` (and the OpenTelemetry name) recorded on a span, kept in its
+/// extensions.
 #[derive(Debug, Default, Clone)]
 struct Correlation {
     trace_id: Option<String>,
     request_id: Option<String>,
+    otel_name: Option<String>,
 }
 
 impl Visit for Correlation {
@@ -30,12 +32,16 @@ impl Visit for Correlation {
         match field.name() {
             TRACE_ID_FIELD => self.trace_id = Some(value.to_owned()),
             REQUEST_ID_FIELD => self.request_id = Some(value.to_owned()),
+            "otel.name" => self.otel_name = Some(value.to_owned()),
             _ => {}
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if matches!(field.name(), TRACE_ID_FIELD | REQUEST_ID_FIELD) {
+        if matches!(
+            field.name(),
+            TRACE_ID_FIELD | REQUEST_ID_FIELD | "otel.name"
+        ) {
             // `%value` fields arrive here; strip the quotes Debug would add to strings.
             let text = format!("{value:?}");
             self.record_str(field, text.trim_matches('"'));
@@ -54,7 +60,9 @@ where
     fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
         let mut correlation = Correlation::default();
         attrs.record(&mut correlation);
-        if (correlation.trace_id.is_some() || correlation.request_id.is_some())
+        if (correlation.trace_id.is_some()
+            || correlation.request_id.is_some()
+            || correlation.otel_name.is_some())
             && let Some(span) = ctx.span(id)
         {
             span.extensions_mut().insert(correlation);
@@ -124,12 +132,20 @@ where
         let mut correlation = Correlation::default();
         let mut span_id = None;
         if let Some(scope) = ctx.event_scope() {
-            for span in scope {
-                if span_id.is_none() {
-                    line.insert("span".into(), span.name().into());
+            for (depth, span) in scope.enumerate() {
+                let innermost = depth == 0;
+                if innermost {
                     span_id = otel_span_id(&span.id());
                 }
-                if let Some(found) = span.extensions().get::<Correlation>() {
+                let extensions = span.extensions();
+                let found = extensions.get::<Correlation>();
+                if innermost {
+                    let name = found
+                        .and_then(|c| c.otel_name.as_deref())
+                        .unwrap_or(span.name());
+                    line.insert("span".into(), name.into());
+                }
+                if let Some(found) = found {
                     correlation.trace_id = correlation.trace_id.or(found.trace_id.clone());
                     correlation.request_id = correlation.request_id.or(found.request_id.clone());
                 }

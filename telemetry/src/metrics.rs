@@ -29,8 +29,9 @@ tokio::task_local! {
 
 static PROCESS_IDENTITY: OnceLock<Identity> = OnceLock::new();
 
-/// The metrics of one request, emitted as one EMF record when the scope ends (also when the
-/// request's future is dropped half-way, e.g. on a client disconnect).
+/// The metrics of one request, emitted as one EMF record when the scope ends, also when the
+/// request's future is dropped half-way (e.g. a client disconnect): then the record holds what
+/// was recorded so far, which is why services count the request as soon as it starts.
 #[derive(Debug)]
 struct Scope {
     identity: Identity,

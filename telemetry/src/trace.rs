@@ -4,7 +4,7 @@
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, TraceContextExt, TraceId};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_aws::trace::{XrayIdGenerator, XrayPropagator};
+use opentelemetry_aws::trace::{MissingSampledBehavior, XrayIdGenerator, XrayPropagator};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{IdGenerator, Sampler, SdkTracerProvider, SpanExporter};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -97,10 +97,16 @@ impl Injector for OneHeaderOut {
     }
 }
 
+/// The X-Ray propagator; a header without `Sampled` counts as sampled (the default, "deferred",
+/// would make the parent-based sampler drop every span of the request).
+fn propagator() -> XrayPropagator {
+    XrayPropagator::default().with_missing_sampled_behavior(MissingSampledBehavior::Sampled)
+}
+
 /// The remote parent in an `X-Amzn-Trace-Id` value (`Root=1-...;Parent=...;Sampled=1`); an
 /// empty context when absent or malformed (a value without `Parent` starts a new trace).
 pub fn parent_from_xray(value: Option<&str>) -> Context {
-    XrayPropagator::default().extract(&OneHeader(value))
+    propagator().extract(&OneHeader(value))
 }
 
 /// True when `context` holds a (remote) parent span to continue.
@@ -110,13 +116,13 @@ pub fn has_parent(context: &Context) -> bool {
 
 /// The remote parent in the `X-Amzn-Trace-Id` request header.
 pub fn parent_from_headers(headers: &http::HeaderMap) -> Context {
-    XrayPropagator::default().extract(&HeaderExtractor(headers))
+    propagator().extract(&HeaderExtractor(headers))
 }
 
 /// `X-Amzn-Trace-Id` value continuing `span`'s trace with it as parent.
 pub fn xray_header(span: &tracing::Span) -> Option<String> {
     let mut out = OneHeaderOut::default();
-    XrayPropagator::default().inject_context(&span.context(), &mut out);
+    propagator().inject_context(&span.context(), &mut out);
     out.0
 }
 
@@ -186,6 +192,52 @@ pub fn start(span: &tracing::Span, parent: Context) -> String {
     xray_trace_id(id)
 }
 
+/// The server span of one HTTP request, named like `POST /predict`, with the OpenTelemetry HTTP
+/// attributes and the correlation fields the log lines copy; it continues `parent`. Returns the
+/// span and the request's trace id in X-Ray form (see [`start`]).
+pub fn server_span(
+    method: &'static str,
+    route: &'static str,
+    name: &'static str,
+    request_id: &str,
+    parent: Context,
+) -> (tracing::Span, String) {
+    let span = tracing::info_span!(
+        "request",
+        otel.name = name,
+        otel.kind = "server",
+        http.request.method = method,
+        http.route = route,
+        http.response.status_code = tracing::field::Empty,
+        error.r#type = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        request_id = %request_id,
+        trace_id = tracing::field::Empty,
+    );
+    let trace_id = start(&span, parent);
+    span.record("trace_id", trace_id.as_str());
+    (span, trace_id)
+}
+
+/// Records the answer on a server span: its status, and status ERROR for a 5xx only (a 4xx is
+/// the client's error, not the server span's, per the semantic conventions).
+pub fn record_response(span: &tracing::Span, status: http::StatusCode) {
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
+/// Records the error code of a failed request or call (`error.type`).
+pub fn record_error(span: &tracing::Span, code: &str) {
+    span.record("error.type", code);
+}
+
+/// The `X-Amzn-Trace-Id` response header naming the request's trace.
+pub fn response_header(trace_id: &str) -> Option<http::HeaderValue> {
+    http::HeaderValue::from_str(&format!("Root={trace_id}")).ok()
+}
+
 /// `span`'s OpenTelemetry span context (invalid when tracing is off).
 pub fn span_context(span: &tracing::Span) -> SpanContext {
     span.context().span().span_context().clone()
@@ -206,6 +258,14 @@ mod tests {
             "1-5759e988-bd862e3fe1be46a994272793"
         );
         assert_eq!(format!("{:016x}", context.span_id()), "53995c3f42cd8ad8");
+    }
+
+    #[test]
+    fn a_header_without_sampled_is_sampled() {
+        let parent = parent_from_xray(Some(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8",
+        ));
+        assert!(parent.span().span_context().is_sampled());
     }
 
     #[test]
