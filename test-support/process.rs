@@ -19,6 +19,20 @@ pub struct Process {
 impl Process {
     /// Starts `program` and waits until it logs the address it listens on.
     pub fn spawn(program: &Path, args: &[&str], env: &[(&str, String)]) -> Self {
+        let (mut process, addr_rx) = Self::start(program, args, env);
+        process.addr = addr_rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{} did not report its address", program.display()));
+        process
+    }
+
+    /// Starts `program` without waiting for anything (e.g. under a Lambda Runtime API, where
+    /// it listens on nothing); the receiver gets the address if it logs one.
+    pub fn start(
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> (Self, mpsc::Receiver<String>) {
         let mut command = Command::new(program);
         command
             .args(args)
@@ -44,15 +58,13 @@ impl Process {
                 sink.lock().expect("log sink").push(line);
             }
         });
-        let addr = addr_rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("{} did not report its address", program.display()));
-        Self {
+        let process = Self {
             child,
-            addr,
+            addr: String::new(),
             logs,
             reader: Some(reader),
-        }
+        };
+        (process, addr_rx)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod error;
+pub mod lambda;
 pub mod request;
 pub mod upstream;
 
@@ -303,6 +304,17 @@ fn record_metrics(
         start_type,
         metrics::millis(elapsed),
     );
+    if start_type == catalogue::START_COLD {
+        let init = observed
+            .proxy_cold
+            .then(|| state.inner.init_duration.get().copied())
+            .flatten()
+            .unwrap_or_default();
+        metrics::observe(
+            &catalogue::COLD_START_LATENCY,
+            metrics::millis(init + elapsed),
+        );
+    }
     if let Some(upstream) = observed.upstream {
         metrics::observe(&catalogue::UPSTREAM_LATENCY, metrics::millis(upstream));
     }

@@ -1,5 +1,6 @@
-//! `proxy`: under AWS Lambda (`AWS_LAMBDA_RUNTIME_API` set) runs the router with
-//! `lambda_http::run`; otherwise serves the same router, plus the web page, over HTTP.
+//! `proxy`: under AWS Lambda (`AWS_LAMBDA_RUNTIME_API` set) runs the router on the Lambda
+//! runtime (see [`proxy::lambda`]); otherwise serves the same router, plus the web page, over
+//! HTTP.
 
 use std::time::Instant;
 
@@ -7,7 +8,6 @@ use anyhow::Context;
 use clap::Parser;
 use proxy::{AppState, Config, app, app_with_static, upstream};
 use telemetry::Telemetry;
-use tower::ServiceExt;
 
 const DEFAULT_LOG_FILTER: &str = "info";
 
@@ -30,19 +30,7 @@ async fn main() -> anyhow::Result<()> {
 
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         state.mark_ready(process_start);
-        let router = app(state);
-        // The process may be frozen once the answer is sent: flush this invocation's EMF
-        // record, logs and spans first.
-        let handler = tower::service_fn(move |request: lambda_http::Request| {
-            let router = router.clone();
-            let telemetry = telemetry.clone();
-            async move {
-                let response = router.oneshot(request).await;
-                let _ = tokio::task::spawn_blocking(move || telemetry.flush()).await;
-                response
-            }
-        });
-        return lambda_http::run(handler)
+        return proxy::lambda::run(app(state), telemetry)
             .await
             .map_err(|e| anyhow::anyhow!("lambda runtime failed: {e}"));
     }

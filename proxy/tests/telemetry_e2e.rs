@@ -150,7 +150,17 @@ async fn emf_counts_from_a_real_run_are_exact_and_every_record_follows_the_spec(
         assert!(record["request_id"].is_string());
     }
     let cold = with_dimension(&records, catalogue::DIM_START_TYPE, catalogue::START_COLD);
-    assert_eq!(cold.len(), 1, "only the first prediction started cold");
+    assert_eq!(cold.len(), 1, "only the first request started cold");
+    let cold_cost = cold[0][catalogue::COLD_START_LATENCY.name]
+        .as_f64()
+        .unwrap();
+    let expected = cold[0][catalogue::INIT_DURATION.name].as_f64().unwrap()
+        + cold[0][catalogue::LATENCY.name].as_f64().unwrap();
+    assert!(
+        (cold_cost - expected).abs() < 0.01,
+        "{cold_cost} vs {expected}"
+    );
+    assert_eq!(samples(&records, catalogue::COLD_START_LATENCY.name), 1);
 
     let model_records = emf_records(&model_lines);
     let invocations: Vec<Value> = model_records

@@ -77,12 +77,19 @@ fn hex(id: opentelemetry::trace::SpanId) -> String {
 }
 
 async fn post(state: &proxy::AppState, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+    let header = format!("Root={TRACE};Parent={PARENT_SPAN};Sampled=1");
+    post_traced(state, &header, content_type, body).await
+}
+
+async fn post_traced(
+    state: &proxy::AppState,
+    trace_header: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
     let request = Request::post("/predict")
         .header("content-type", content_type)
-        .header(
-            "x-amzn-trace-id",
-            format!("Root={TRACE};Parent={PARENT_SPAN};Sampled=1"),
-        )
+        .header("x-amzn-trace-id", trace_header)
         .body(Body::from(body))
         .unwrap();
     let response = proxy::app(state.clone()).oneshot(request).await.unwrap();
@@ -164,6 +171,26 @@ async fn one_trace_links_proxy_and_model_spans_logs_and_emf_records() {
     );
     // Semantic conventions: a 4xx is not an error of the server span.
     assert!(matches!(refused.status, Status::Unset));
+
+    // API Gateway's `Root=` alone: that trace, with the proxy's span as its root.
+    exporter.reset();
+    let root_only = "1-6745a1b3-ffeeddccbbaa998877665544";
+    let (status, body) = post_traced(
+        &state,
+        &format!("Root={root_only}"),
+        "text/plain",
+        b"hello".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 415, "{body}");
+    let spans = exporter.get_finished_spans().unwrap();
+    let root = span(&spans, "POST /predict");
+    assert_eq!(
+        telemetry::trace::xray_trace_id(root.span_context.trace_id()),
+        root_only
+    );
+    assert_eq!(root.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+    assert!(root.span_context.is_sampled());
 
     // Logs and EMF records of the first request carry its trace id, both sides.
     let captured = sink::captured_lines();

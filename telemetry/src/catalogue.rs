@@ -197,6 +197,15 @@ pub const LATENCY: Metric = Metric {
         "whole handler time of a request; also by StartType (warm/cold)",
     )
 };
+pub const COLD_START_LATENCY: Metric = metric(
+    "ColdStartLatency",
+    Milliseconds,
+    Distribution,
+    Proxy,
+    "requests that started cold (StartType=cold)",
+    "what a cold start cost the user: the proxy's InitDuration when the proxy was cold, plus the \
+     request's Latency (which includes a cold model's load and SageMaker's ModelSetupTime)",
+);
 pub const UPSTREAM_LATENCY: Metric = metric(
     "UpstreamLatency",
     Milliseconds,
@@ -305,6 +314,7 @@ pub const ALL: &[Metric] = &[
     CLIENT_ERRORS,
     THROTTLES,
     LATENCY,
+    COLD_START_LATENCY,
     UPSTREAM_LATENCY,
     PAYLOAD_BYTES,
     COLD_START,

@@ -10,6 +10,12 @@
 //! spec's limits (long arrays split, never dropped) and written by the non-blocking
 //! [`crate::sink`]. Metrics recorded outside a scope (e.g. `ModelLoadTime`) are emitted at once
 //! as their own record with the process identity.
+//!
+//! AWS Labs' `metrique` (0.1.x, the second candidate) was assessed from its documentation and
+//! features: it also writes one record per unit of work, but its metric names and units come
+//! from derive attributes on per-request structs, where ours must come from the shared
+//! catalogue that `slo`, the dashboards and the alarms read, and it is pre-1.0; a recorder of
+//! about 200 lines over the `metrics` facade was the smaller dependency.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

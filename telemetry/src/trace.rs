@@ -2,7 +2,7 @@
 //! SageMaker's `CustomAttributes`, and the trace id in X-Ray's `1-8hex-24hex` form.
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanContext, TraceContextExt, TraceId};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_aws::trace::{MissingSampledBehavior, XrayIdGenerator, XrayPropagator};
 use opentelemetry_sdk::Resource;
@@ -19,10 +19,16 @@ pub fn provider<E: SpanExporter + 'static>(
     exporter: Option<E>,
     simple: bool,
 ) -> SdkTracerProvider {
-    let resource = Resource::builder()
+    let mut resource = Resource::builder()
         .with_service_name(service_name.to_owned())
-        .with_attribute(KeyValue::new("cloud.provider", "aws"))
-        .build();
+        .with_attribute(KeyValue::new("cloud.provider", "aws"));
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        // cloud.region, faas.name, faas.version, faas.max_memory, ... for X-Ray's Lambda view.
+        resource = resource.with_detector(Box::new(
+            opentelemetry_aws::detector::LambdaResourceDetector,
+        ));
+    }
+    let resource = resource.build();
     let builder = SdkTracerProvider::builder()
         .with_id_generator(XrayIds::default())
         .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
@@ -103,10 +109,29 @@ fn propagator() -> XrayPropagator {
     XrayPropagator::default().with_missing_sampled_behavior(MissingSampledBehavior::Sampled)
 }
 
+/// X-Ray's `Sampled=?` (the decision is left to us) as the propagator encodes it.
+const DEFERRED: u8 = 0x02;
+
+/// A deferred sampling decision becomes "sampled": we record every request we are asked to
+/// decide about, like the root spans we start ourselves.
+fn decide_deferred(context: Context) -> Context {
+    let span_context = context.span().span_context().clone();
+    if span_context.is_sampled() || span_context.trace_flags().to_u8() & DEFERRED == 0 {
+        return context;
+    }
+    Context::new().with_remote_span_context(SpanContext::new(
+        span_context.trace_id(),
+        span_context.span_id(),
+        TraceFlags::SAMPLED,
+        true,
+        span_context.trace_state().clone(),
+    ))
+}
+
 /// The remote parent in an `X-Amzn-Trace-Id` value (`Root=1-...;Parent=...;Sampled=1`); an
 /// empty context when absent or malformed (a value without `Parent` starts a new trace).
 pub fn parent_from_xray(value: Option<&str>) -> Context {
-    propagator().extract(&OneHeader(value))
+    decide_deferred(propagator().extract(&OneHeader(value)))
 }
 
 /// True when `context` holds a (remote) parent span to continue.
@@ -116,7 +141,7 @@ pub fn has_parent(context: &Context) -> bool {
 
 /// The remote parent in the `X-Amzn-Trace-Id` request header.
 pub fn parent_from_headers(headers: &http::HeaderMap) -> Context {
-    propagator().extract(&HeaderExtractor(headers))
+    decide_deferred(propagator().extract(&HeaderExtractor(headers)))
 }
 
 /// `X-Amzn-Trace-Id` value continuing `span`'s trace with it as parent.
@@ -261,11 +286,15 @@ mod tests {
     }
 
     #[test]
-    fn a_header_without_sampled_is_sampled() {
-        let parent = parent_from_xray(Some(
-            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8",
-        ));
-        assert!(parent.span().span_context().is_sampled());
+    fn headers_without_or_with_a_deferred_decision_are_sampled_and_sampled_0_is_kept() {
+        let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8";
+        for value in [header.to_owned(), format!("{header};Sampled=?")] {
+            let parent = parent_from_xray(Some(&value));
+            let context = parent.span().span_context().clone();
+            assert!(context.is_valid() && context.is_sampled(), "{value}");
+        }
+        let declined = parent_from_xray(Some(&format!("{header};Sampled=0")));
+        assert!(!declined.span().span_context().is_sampled());
     }
 
     #[test]

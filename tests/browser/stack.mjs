@@ -14,7 +14,7 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const sharedDir = path.resolve(process.env.SHARED_DIR || path.join(repoRoot, "..", "shared"));
 export const artifactsDir = path.join(repoRoot, "artifacts");
 
-const ENDPOINT = "mobilenet-local";
+const ENDPOINT = "mobilenet";
 const children = new Set();
 
 function killAll(signal) {

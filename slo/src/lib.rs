@@ -1,0 +1,12 @@
+//! Service level objectives for the inference service, as on-call engineers and release
+//! pipelines use them: OpenSLO v1 specs checked against the telemetry catalogue
+//! ([`spec`]), SLIs, error budgets, burn rates and alert tiers ([`math`], whose docs give the
+//! exact formulas), evaluated from EMF records in local logs or from CloudWatch
+//! ([`source`], [`report`]), rendered for people and machines ([`render`]).
+
+pub mod duration;
+pub mod math;
+pub mod render;
+pub mod report;
+pub mod source;
+pub mod spec;

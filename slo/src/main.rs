@@ -1,0 +1,190 @@
+//! `slo`: validate SLO specs, print the metric catalogue, report SLIs, budgets and burn rates.
+//! Exit codes: 0 ok; 1 a check failed (invalid specs, or the `--fail-on` condition holds); 2 an
+//! error (unreadable input, bad arguments).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use slo::math::Tier;
+use slo::report::{self, Options, Status};
+use slo::source::EmfLogs;
+use slo::{duration, render, spec};
+
+#[derive(Debug, Parser)]
+#[command(name = "slo", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check SLO specs (OpenSLO v1, CloudWatch metrics from the telemetry catalogue); every
+    /// problem is listed with its file and field.
+    Validate {
+        /// Spec files or directories of `.yaml` files.
+        #[arg(long = "spec", default_value = "slo/specs")]
+        specs: Vec<PathBuf>,
+    },
+    /// Print the metric catalogue the specs are checked against.
+    Catalogue,
+    /// SLI, error budget, burn rates and alert tier per SLO, and the cold-start section.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ReportArgs {
+    /// Spec files or directories of `.yaml` files.
+    #[arg(long = "spec", default_value = "slo/specs")]
+    specs: Vec<PathBuf>,
+    /// Where the metrics come from.
+    #[arg(long, value_enum, default_value_t = SourceKind::Emf)]
+    source: SourceKind,
+    /// EMF log files or directories (with `--source emf`): the services' stdout.
+    #[arg(long = "logs", required_if_eq("source", "emf"))]
+    logs: Vec<PathBuf>,
+    /// End of the evaluated windows (RFC 3339, e.g. 2026-11-25T12:00:00Z); default: now.
+    #[arg(long)]
+    at: Option<String>,
+    /// Evaluate every SLO over this rolling window instead of its own (e.g. 7d).
+    #[arg(long)]
+    window: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Exit with 1 when this holds: an SLO is breached, or an alert tier fires (page; ticket
+    /// means ticket or page).
+    #[arg(long, value_enum)]
+    fail_on: Option<FailOn>,
+    /// Below this many events (or time slices) in the window the SLI is shown but not judged.
+    #[arg(long, default_value_t = 10.0)]
+    min_events: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SourceKind {
+    /// EMF records in log files, as the services write them (no AWS account needed).
+    Emf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FailOn {
+    Breach,
+    Page,
+    Ticket,
+}
+
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+fn validate(specs: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    match spec::load(specs) {
+        Ok(slos) => {
+            let names: Vec<&str> = slos.iter().map(|s| s.name.as_str()).collect();
+            print(&format!(
+                "{} SLOs valid: {}\n",
+                slos.len(),
+                names.join(", ")
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problems) => {
+            let mut stderr = std::io::stderr().lock();
+            for problem in &problems {
+                writeln!(stderr, "{problem}")?;
+            }
+            writeln!(stderr, "{} problem(s)", problems.len())?;
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let slos = match spec::load(&args.specs) {
+        Ok(slos) => slos,
+        Err(problems) => {
+            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::bail!("invalid specs:\n{}", list.join("\n"));
+        }
+    };
+    let at_ms = match &args.at {
+        Some(text) => text
+            .parse::<jiff::Timestamp>()
+            .map_err(|e| anyhow::anyhow!("--at {text:?}: {e}"))?
+            .as_millisecond(),
+        None => jiff::Timestamp::now().as_millisecond(),
+    };
+    let window = args
+        .window
+        .as_deref()
+        .map(duration::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--window: {e}"))?;
+    let options = Options {
+        at_ms,
+        window,
+        min_events: args.min_events,
+    };
+    let mut source = match args.source {
+        SourceKind::Emf => EmfLogs::read(&args.logs)?,
+    };
+    if source.invalid > 0 {
+        writeln!(
+            std::io::stderr(),
+            "slo: {} EMF line(s) broke the specification and were skipped (CloudWatch would drop them too)",
+            source.invalid
+        )?;
+    }
+    let report = report::report(&slos, &mut source, &options)?;
+    print(&match args.format {
+        Format::Table => render::table(&report),
+        Format::Json => render::json(&report),
+        Format::Markdown => render::markdown(&report),
+    })?;
+    let failed = match args.fail_on {
+        None => false,
+        Some(FailOn::Breach) => report.slos.iter().any(|s| s.status == Status::Breached),
+        Some(FailOn::Page) => report.slos.iter().any(|s| s.firing == Some(Tier::Page)),
+        Some(FailOn::Ticket) => report.slos.iter().any(|s| s.firing.is_some()),
+    };
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let outcome = match &cli.command {
+        Command::Validate { specs } => validate(specs),
+        Command::Catalogue => print(&telemetry::catalogue::to_json()).map(|()| ExitCode::SUCCESS),
+        Command::Report(args) => run_report(args),
+    };
+    outcome.unwrap_or_else(|e| {
+        let _ = writeln!(std::io::stderr(), "slo: {e:#}");
+        ExitCode::from(2)
+    })
+}

@@ -1,0 +1,295 @@
+//! Error-budget arithmetic.
+//!
+//! - **SLI** over a window = good events / total events over the whole window (a ratio of sums,
+//!   never an average of per-period ratios). No events: undefined, not 100 % and not 0 %.
+//! - **Error budget** = 1 − target (a fraction of events, or of time slices).
+//! - **Consumed** = bad / (total × budget); **remaining** = 1 − consumed (negative once
+//!   overspent).
+//! - **Burn rate** over a lookback = (bad / total over the lookback) / budget: 1 spends the
+//!   budget exactly over the SLO window; 14.4 spends 2 % of a 30-day budget in one hour.
+//! - **Time to exhaustion** at burn rate b with fraction r of the budget left:
+//!   r × window / b.
+//! - **Alert tiers** (multi-window, multi-burn-rate, Google SRE workbook ch. 5): page when the
+//!   1 h and 5 m burn rates both exceed the rate that spends 2 % of the budget in 1 h, or the
+//!   6 h and 30 m rates both exceed the rate that spends 5 % in 6 h; ticket when the 3 d and
+//!   6 h rates exceed the rate that spends 10 % in 3 d. Those rates scale with the window: for
+//!   30 days they are 14.4, 6 and 1.
+
+use serde::Serialize;
+
+use crate::duration::{DAY, HOUR, MINUTE, Span};
+
+/// Good and total events (or time slices) over some period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Events {
+    pub good: f64,
+    pub total: f64,
+}
+
+impl Events {
+    pub fn bad(self) -> f64 {
+        (self.total - self.good).max(0.0)
+    }
+
+    /// good / total, or `None` without events.
+    pub fn ratio(self) -> Option<f64> {
+        (self.total > 0.0).then(|| self.good / self.total)
+    }
+
+    /// Burn rate against `budget` (1 − target), or `None` without events.
+    pub fn burn_rate(self, budget: f64) -> Option<f64> {
+        (self.total > 0.0).then(|| (self.bad() / self.total) / budget)
+    }
+}
+
+impl std::ops::Add for Events {
+    type Output = Self;
+
+    fn add(self, other: Self) -> Self {
+        Self {
+            good: self.good + other.good,
+            total: self.total + other.total,
+        }
+    }
+}
+
+impl std::iter::Sum for Events {
+    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
+        iter.fold(Self::default(), |a, b| a + b)
+    }
+}
+
+/// Budget figures for a window's events.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Budget {
+    /// Bad events the window may have: total × (1 − target).
+    pub allowed_bad: f64,
+    pub bad: f64,
+    /// bad / allowed (1.0 = all spent); `None` without events.
+    pub consumed: Option<f64>,
+    /// 1 − consumed; `None` without events.
+    pub remaining: Option<f64>,
+}
+
+pub fn budget(events: Events, target: f64) -> Budget {
+    let allowed_bad = events.total * (1.0 - target);
+    let bad = events.bad();
+    let consumed = (events.total > 0.0).then(|| bad / allowed_bad);
+    Budget {
+        allowed_bad,
+        bad,
+        consumed,
+        remaining: consumed.map(|c| 1.0 - c),
+    }
+}
+
+/// The burn rate that spends `fraction` of the budget in `lookback`, for an SLO `window`.
+pub fn burn_threshold(fraction: f64, lookback: Span, window: Span) -> f64 {
+    fraction * window.ratio(lookback)
+}
+
+/// A multi-window alert condition: both lookbacks above `threshold`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AlertRule {
+    pub tier: Tier,
+    #[serde(serialize_with = "serialize_span")]
+    pub long: Span,
+    #[serde(serialize_with = "serialize_span")]
+    pub short: Span,
+    /// Share of the budget this rule catches being spent within `long`.
+    pub budget_fraction: f64,
+    pub threshold: f64,
+}
+
+fn serialize_span<S: serde::Serializer>(span: &Span, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(span)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Ticket,
+    Page,
+}
+
+/// The workbook's three rules, scaled to `window`.
+pub fn alert_rules(window: Span) -> [AlertRule; 3] {
+    let rule = |tier, long, short, fraction| AlertRule {
+        tier,
+        long,
+        short,
+        budget_fraction: fraction,
+        threshold: burn_threshold(fraction, long, window),
+    };
+    [
+        rule(Tier::Page, HOUR, Span(5 * MINUTE.0), 0.02),
+        rule(Tier::Page, Span(6 * HOUR.0), Span(30 * MINUTE.0), 0.05),
+        rule(Tier::Ticket, Span(3 * DAY.0), Span(6 * HOUR.0), 0.10),
+    ]
+}
+
+/// The lookbacks `slo report` shows burn rates for.
+pub const LOOKBACKS: [Span; 6] = [
+    Span(5 * 60),
+    Span(30 * 60),
+    HOUR,
+    Span(6 * 3_600),
+    DAY,
+    Span(3 * 86_400),
+];
+
+/// The highest tier whose rule holds, given `burn(lookback)`.
+pub fn firing(window: Span, burn: impl Fn(Span) -> Option<f64>) -> Option<Tier> {
+    alert_rules(window)
+        .into_iter()
+        .filter(|rule| {
+            let above = |span| burn(span).is_some_and(|b| b > rule.threshold);
+            above(rule.long) && above(rule.short)
+        })
+        .map(|rule| rule.tier)
+        .max()
+}
+
+/// How long until the remaining budget is spent at `burn_rate`; `None` when it never is.
+pub fn time_to_exhaustion(remaining: f64, burn_rate: f64, window: Span) -> Option<Span> {
+    if burn_rate <= 0.0 {
+        return None;
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    let seconds = (remaining.max(0.0) * window.ratio(Span(1)) / burn_rate).round() as i64;
+    Some(Span(seconds))
+}
+
+/// The budget left at the end of a calendar window if `burn_rate` holds for `time_left`.
+pub fn projected_remaining(remaining: f64, burn_rate: f64, time_left: Span, window: Span) -> f64 {
+    remaining - burn_rate * time_left.ratio(window)
+}
+
+/// Exact percentile of `values` (nearest rank, as CloudWatch reports for raw values).
+pub fn percentile(values: &mut [f64], p: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let rank = ((p / 100.0) * values.len() as f64).ceil().max(1.0) as usize;
+    values.get(rank.min(values.len()) - 1).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const THIRTY_DAYS: Span = Span(30 * 86_400);
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    /// Budget consumed by burning at `rate` for `lookback` of a `window` SLO.
+    fn consumed_by(rate: f64, lookback: Span, window: Span) -> f64 {
+        // Steady traffic of 1 event per second: the window has window.seconds() events.
+        let total = window.ratio(Span(1));
+        let bad_in_lookback = rate * 0.001 * lookback.ratio(Span(1));
+        budget(
+            Events {
+                good: total - bad_in_lookback,
+                total,
+            },
+            0.999,
+        )
+        .consumed
+        .unwrap()
+    }
+
+    #[test]
+    fn sre_workbook_figures_for_99_9_over_30_days() {
+        assert!(close(consumed_by(14.4, HOUR, THIRTY_DAYS), 0.02));
+        assert!(close(consumed_by(6.0, Span(6 * 3600), THIRTY_DAYS), 0.05));
+        assert!(close(consumed_by(1.0, Span(3 * 86_400), THIRTY_DAYS), 0.10));
+        let rules = alert_rules(THIRTY_DAYS);
+        assert!(close(rules[0].threshold, 14.4));
+        assert!(close(rules[1].threshold, 6.0));
+        assert!(close(rules[2].threshold, 1.0));
+    }
+
+    #[test]
+    fn thresholds_scale_with_the_window() {
+        let rules = alert_rules(Span(28 * 86_400));
+        assert!(close(rules[0].threshold, 0.02 * 28.0 * 24.0));
+    }
+
+    #[test]
+    fn sli_is_a_ratio_of_sums_and_undefined_without_events() {
+        // Two periods: 1 of 1 good, then 0 of 99 good: 1 %, not the 50 % mean of the ratios.
+        let window: Events = [
+            Events {
+                good: 1.0,
+                total: 1.0,
+            },
+            Events {
+                good: 0.0,
+                total: 99.0,
+            },
+        ]
+        .into_iter()
+        .sum();
+        assert!(close(window.ratio().unwrap(), 0.01));
+        assert_eq!(Events::default().ratio(), None);
+        assert_eq!(Events::default().burn_rate(0.001), None);
+        assert_eq!(budget(Events::default(), 0.999).consumed, None);
+    }
+
+    #[test]
+    fn burn_rate_and_exhaustion() {
+        let events = Events {
+            good: 990.0,
+            total: 1000.0,
+        };
+        // 1 % errors against a 0.1 % budget: burning 10x.
+        assert!(close(events.burn_rate(0.001).unwrap(), 10.0));
+        // Half the budget left at 10x: 30 d * 0.5 / 10 = 1.5 d.
+        assert_eq!(
+            time_to_exhaustion(0.5, 10.0, THIRTY_DAYS),
+            Some(Span(129_600))
+        );
+        assert_eq!(time_to_exhaustion(0.5, 0.0, THIRTY_DAYS), None);
+        assert!(close(
+            projected_remaining(0.5, 2.0, Span(15 * 86_400), THIRTY_DAYS),
+            -0.5
+        ));
+    }
+
+    #[test]
+    fn firing_needs_both_lookbacks_above_the_threshold() {
+        let burn = |long: f64, short: f64| {
+            move |span: Span| {
+                Some(if span == HOUR {
+                    long
+                } else if span == Span(300) {
+                    short
+                } else {
+                    0.0
+                })
+            }
+        };
+        assert_eq!(firing(THIRTY_DAYS, burn(15.0, 20.0)), Some(Tier::Page));
+        // The incident is over: the 5-minute rate dropped.
+        assert_eq!(firing(THIRTY_DAYS, burn(15.0, 0.5)), None);
+        let ticket = |span: Span| Some(if span >= Span(6 * 3600) { 1.5 } else { 0.0 });
+        assert_eq!(firing(THIRTY_DAYS, ticket), Some(Tier::Ticket));
+    }
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let mut values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&mut values, 50.0), Some(50.0));
+        assert_eq!(percentile(&mut values, 99.0), Some(99.0));
+        assert_eq!(percentile(&mut values, 100.0), Some(100.0));
+        assert_eq!(percentile(&mut [], 50.0), None);
+    }
+}

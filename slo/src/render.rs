@@ -1,0 +1,162 @@
+//! `slo report` output: a text table for terminals, Markdown for pull requests and chat, JSON
+//! for machines.
+
+use std::fmt::Write;
+
+use crate::report::{ColdStartReport, Report, SloReport, Status};
+
+fn pct(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".into(), |v| format!("{:.3}%", v * 100.0))
+}
+
+fn num(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+fn rate(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
+}
+
+fn ms(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".into(), |v| format!("{v:.1} ms"))
+}
+
+fn status(report: &SloReport) -> &'static str {
+    match report.status {
+        Status::Met => "met",
+        Status::Breached => "BREACHED",
+        Status::TooFewEvents => "too few events",
+        Status::NoData => "no data",
+    }
+}
+
+fn timestamp(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
+}
+
+/// Rows of (label, value) for one SLO, shared by the text and Markdown renderings.
+fn rows(r: &SloReport) -> Vec<(&'static str, String)> {
+    vec![
+        ("target", pct(Some(r.target))),
+        (
+            "window",
+            format!("{} from {}", r.window, timestamp(r.window_start_ms)),
+        ),
+        ("SLI", format!("{} ({})", pct(r.sli), status(r))),
+        (
+            "events good / total",
+            format!("{} / {}", num(r.events.good), num(r.events.total)),
+        ),
+        (
+            "budget (bad allowed / bad)",
+            format!("{} / {}", num(r.budget.allowed_bad), num(r.budget.bad)),
+        ),
+        (
+            "budget consumed / remaining",
+            format!("{} / {}", pct(r.budget.consumed), pct(r.budget.remaining)),
+        ),
+        (
+            "burn rates",
+            r.burn_rates
+                .iter()
+                .map(|b| format!("{} {}", b.lookback, rate(b.rate)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        (
+            "alert firing now",
+            r.firing
+                .map_or_else(|| "none".into(), |t| format!("{t:?}").to_lowercase()),
+        ),
+        (
+            "budget exhausted in (1h rate)",
+            r.time_to_exhaustion.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("projected budget left", pct(r.projected_remaining)),
+    ]
+}
+
+fn cold_rows(c: &ColdStartReport) -> Vec<(&'static str, String)> {
+    vec![
+        ("endpoint", c.endpoint.clone()),
+        (
+            "cold starts / requests",
+            format!(
+                "{} / {} ({})",
+                num(c.cold_starts),
+                num(c.requests),
+                pct(c.rate)
+            ),
+        ),
+        (
+            "cold-start latency p50 / p90 / p99",
+            format!("{} / {} / {}", ms(c.p50_ms), ms(c.p90_ms), ms(c.p99_ms)),
+        ),
+    ]
+}
+
+pub fn table(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "SLO report at {}", timestamp(report.at_ms));
+    let section = |out: &mut String, title: &str, rows: Vec<(&'static str, String)>| {
+        let _ = writeln!(out, "\n{title}");
+        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (key, value) in rows {
+            let _ = writeln!(out, "  {key:<width$}  {value}");
+        }
+    };
+    for slo in &report.slos {
+        section(
+            &mut out,
+            &format!("{} ({})", slo.display_name, slo.name),
+            rows(slo),
+        );
+    }
+    if let Some(cold) = &report.cold_start {
+        section(&mut out, "Cold starts", cold_rows(cold));
+    }
+    out
+}
+
+pub fn markdown(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# SLO report at {}\n", timestamp(report.at_ms));
+    let _ = writeln!(out, "| SLO | target | SLI | status | budget left | alert |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for slo in &report.slos {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            slo.display_name,
+            pct(Some(slo.target)),
+            pct(slo.sli),
+            status(slo),
+            pct(slo.budget.remaining),
+            slo.firing
+                .map_or_else(|| "none".into(), |t| format!("{t:?}").to_lowercase())
+        );
+    }
+    let section = |out: &mut String, title: &str, rows: Vec<(&'static str, String)>| {
+        let _ = writeln!(out, "\n## {title}\n\n| | |\n|---|---|");
+        for (key, value) in rows {
+            let _ = writeln!(out, "| {key} | {value} |");
+        }
+    };
+    for slo in &report.slos {
+        section(&mut out, &slo.display_name, rows(slo));
+    }
+    if let Some(cold) = &report.cold_start {
+        section(&mut out, "Cold starts", cold_rows(cold));
+    }
+    out
+}
+
+pub fn json(report: &Report) -> String {
+    let mut text = serde_json::to_string_pretty(report).unwrap_or_default();
+    text.push('\n');
+    text
+}

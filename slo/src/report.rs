@@ -1,0 +1,370 @@
+//! Evaluating SLOs from a [`Source`]: SLI, budget, burn rates, alert tier, exhaustion and
+//! projection per SLO, plus the cold-start section.
+
+use serde::Serialize;
+use telemetry::catalogue;
+
+use crate::duration::{HOUR, MINUTE, Span};
+use crate::math::{self, Events, LOOKBACKS, Tier};
+use crate::source::{Source, SourceError};
+use crate::spec::{BudgetingMethod, Measure, Query, Slo, Stat, Window};
+
+/// What `slo report` shows for one SLO.
+#[derive(Debug, Clone, Serialize)]
+pub struct SloReport {
+    pub name: String,
+    pub display_name: String,
+    pub target: f64,
+    pub window: String,
+    pub window_start_ms: i64,
+    pub budgeting: BudgetingMethod,
+    /// Events (or time slices) over the window.
+    pub events: Events,
+    pub sli: Option<f64>,
+    pub status: Status,
+    pub budget: math::Budget,
+    pub burn_rates: Vec<BurnRate>,
+    /// The alert tier whose rule holds now.
+    pub firing: Option<Tier>,
+    /// At the 1-hour burn rate: a duration, `never` (no errors) or `exhausted`; `None` without
+    /// events.
+    pub time_to_exhaustion: Option<String>,
+    /// Budget left at the end of the window (calendar), or in steady state a full window from
+    /// now (rolling), if the 1-hour burn rate holds.
+    pub projected_remaining: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BurnRate {
+    pub lookback: String,
+    pub rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// SLI at or above target.
+    Met,
+    /// SLI below target.
+    Breached,
+    /// Fewer events than the minimum: the SLI is shown but not judged.
+    TooFewEvents,
+    /// No events in the window: the SLI is undefined.
+    NoData,
+}
+
+/// The cold-start section.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColdStartReport {
+    pub endpoint: String,
+    pub cold_starts: f64,
+    pub requests: f64,
+    pub rate: Option<f64>,
+    /// `ColdStartLatency` percentiles (ms).
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub at_ms: i64,
+    pub slos: Vec<SloReport>,
+    pub cold_start: Option<ColdStartReport>,
+}
+
+/// Settings of one evaluation.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// End of the evaluated windows (epoch ms).
+    pub at_ms: i64,
+    /// Replaces every SLO's window length (rolling).
+    pub window: Option<Span>,
+    /// Below this many events (or slices) the SLI is not judged.
+    pub min_events: f64,
+}
+
+/// The window `[start, end)` an SLO is evaluated over, ending at `at`, and the time left in
+/// a calendar window.
+fn window_bounds(slo: &Slo, options: &Options) -> (i64, i64, Option<Span>, Span) {
+    let window = options
+        .window
+        .map_or_else(|| slo.window.clone(), Window::Rolling);
+    match window {
+        Window::Rolling(length) => (options.at_ms - length.millis(), options.at_ms, None, length),
+        Window::Calendar {
+            length, start_ms, ..
+        } => {
+            let elapsed = (options.at_ms - start_ms).max(0);
+            let start = start_ms + elapsed / length.millis() * length.millis();
+            let left = Span((start + length.millis() - options.at_ms) / 1_000);
+            (start, options.at_ms, Some(left), length)
+        }
+    }
+}
+
+/// Good and total per period, from the source.
+fn events_per_period(
+    slo: &Slo,
+    source: &mut dyn Source,
+    start: i64,
+    end: i64,
+    period: Span,
+) -> Result<Vec<Events>, SourceError> {
+    match (&slo.indicator, slo.budgeting) {
+        (Measure::Ratio { good, bad, total }, BudgetingMethod::Occurrences) => {
+            let counted = good.as_ref().or(bad.as_ref()).unwrap_or(total);
+            let values = source.fetch(&[counted.clone(), total.clone()], start, end, period)?;
+            Ok(values[0]
+                .iter()
+                .zip(&values[1])
+                .map(|(counted, total)| {
+                    let total = total.unwrap_or(0.0);
+                    let counted = counted.unwrap_or(0.0);
+                    let good = if good.is_some() {
+                        counted
+                    } else {
+                        total - counted
+                    };
+                    Events { good, total }
+                })
+                .collect())
+        }
+        (Measure::Threshold { metric, value, .. }, BudgetingMethod::Occurrences) => {
+            let queries = [
+                metric.with_stat(Stat::CountAtMost(*value)),
+                metric.with_stat(Stat::SampleCount),
+            ];
+            let values = source.fetch(&queries, start, end, period)?;
+            Ok(values[0]
+                .iter()
+                .zip(&values[1])
+                .map(|(good, total)| Events {
+                    good: good.unwrap_or(0.0),
+                    total: total.unwrap_or(0.0),
+                })
+                .collect())
+        }
+        (Measure::Ratio { .. }, BudgetingMethod::Timeslices) => {
+            let slice_target = slo.time_slice.and_then(|(_, t)| t).unwrap_or(1.0);
+            let per_slice = events_per_period(&slo.as_occurrences(), source, start, end, period)?;
+            Ok(per_slice
+                .into_iter()
+                .map(|slice| match slice.ratio() {
+                    None => Events::default(),
+                    Some(ratio) => Events {
+                        good: if ratio >= slice_target { 1.0 } else { 0.0 },
+                        total: 1.0,
+                    },
+                })
+                .collect())
+        }
+        (Measure::Threshold { metric, op, value }, BudgetingMethod::Timeslices) => {
+            let values = source.fetch(std::slice::from_ref(metric), start, end, period)?;
+            Ok(values[0]
+                .iter()
+                .map(|slice| match slice {
+                    None => Events::default(),
+                    Some(v) => Events {
+                        good: if op.holds(*v, *value) { 1.0 } else { 0.0 },
+                        total: 1.0,
+                    },
+                })
+                .collect())
+        }
+    }
+}
+
+impl Slo {
+    fn as_occurrences(&self) -> Slo {
+        Slo {
+            budgeting: BudgetingMethod::Occurrences,
+            ..self.clone()
+        }
+    }
+}
+
+/// The period the window is read in: the time slice (Timeslices) or one minute.
+fn period(slo: &Slo) -> Span {
+    match (slo.budgeting, slo.time_slice) {
+        (BudgetingMethod::Timeslices, Some((slice, _))) => slice,
+        _ => MINUTE,
+    }
+}
+
+/// Evaluates one SLO.
+pub fn evaluate(
+    slo: &Slo,
+    source: &mut dyn Source,
+    options: &Options,
+) -> Result<SloReport, SourceError> {
+    let (start, end, time_left, length) = window_bounds(slo, options);
+    let period = period(slo);
+    // Burn rates look back up to 3 days, also past the start of a calendar window.
+    let longest = LOOKBACKS.iter().map(|s| s.millis()).max().unwrap_or(0);
+    let fetch_start = start.min(end - longest);
+    // Whole periods, ending at `end`.
+    let span = end - fetch_start;
+    let fetch_start = end - (span + period.millis() - 1) / period.millis() * period.millis();
+    let periods = events_per_period(slo, source, fetch_start, end, period)?;
+    let sum_since = |since: i64| -> Events {
+        let skip = usize::try_from((since - fetch_start).max(0) / period.millis()).unwrap_or(0);
+        periods.iter().skip(skip).copied().sum()
+    };
+    let events = sum_since(start);
+    let budget = math::budget(events, slo.target);
+    let budget_fraction = slo.budget();
+    let burn = |lookback: Span| sum_since(end - lookback.millis()).burn_rate(budget_fraction);
+    let burn_rates = LOOKBACKS
+        .iter()
+        .map(|lookback| BurnRate {
+            lookback: lookback.to_string(),
+            rate: burn(*lookback),
+        })
+        .collect();
+    let firing = math::firing(length, burn);
+    let current = burn(HOUR);
+    let time_to_exhaustion = match (budget.remaining, current) {
+        (Some(remaining), _) if remaining <= 0.0 => Some("exhausted".to_owned()),
+        (Some(remaining), Some(rate)) => Some(
+            math::time_to_exhaustion(remaining, rate, length)
+                .map_or_else(|| "never".to_owned(), |s| s.to_string()),
+        ),
+        _ => None,
+    };
+    let projected_remaining = match (budget.remaining, current, time_left) {
+        (Some(remaining), Some(rate), Some(left)) => {
+            Some(math::projected_remaining(remaining, rate, left, length))
+        }
+        (Some(_), Some(rate), None) => Some(1.0 - rate),
+        _ => None,
+    };
+    let sli = events.ratio();
+    let status = match sli {
+        None => Status::NoData,
+        Some(_) if events.total < options.min_events => Status::TooFewEvents,
+        Some(sli) if sli < slo.target => Status::Breached,
+        Some(_) => Status::Met,
+    };
+    Ok(SloReport {
+        name: slo.name.clone(),
+        display_name: slo.display_name.clone(),
+        target: slo.target,
+        window: match &slo.window {
+            _ if options.window.is_some() => format!("{length} rolling (override)"),
+            Window::Rolling(_) => format!("{length} rolling"),
+            Window::Calendar { time_zone, .. } => format!("{length} calendar ({time_zone})"),
+        },
+        window_start_ms: start,
+        budgeting: slo.budgeting,
+        events,
+        sli,
+        status,
+        budget,
+        burn_rates,
+        firing,
+        time_to_exhaustion,
+        projected_remaining,
+    })
+}
+
+/// The proxy endpoint the specs measure (first `Endpoint` dimension found).
+fn endpoint_of(slos: &[Slo]) -> Option<String> {
+    slos.iter().find_map(|slo| {
+        let queries: Vec<&Query> = match &slo.indicator {
+            Measure::Ratio { good, bad, total } => [good.as_ref(), bad.as_ref(), Some(total)]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Measure::Threshold { metric, .. } => vec![metric],
+        };
+        queries.into_iter().find_map(|q| {
+            q.dimensions
+                .iter()
+                .find(|(k, _)| k == catalogue::DIM_ENDPOINT)
+                .map(|(_, v)| v.clone())
+        })
+    })
+}
+
+fn proxy_query(namespace: &str, endpoint: &str, metric: &catalogue::Metric, stat: Stat) -> Query {
+    let mut dimensions = vec![
+        (
+            catalogue::DIM_SERVICE.to_owned(),
+            metric.service.name().to_owned(),
+        ),
+        (catalogue::DIM_ENDPOINT.to_owned(), endpoint.to_owned()),
+    ];
+    dimensions.sort();
+    Query {
+        namespace: namespace.to_owned(),
+        metric: metric.name.to_owned(),
+        dimensions,
+        stat,
+    }
+}
+
+/// Cold starts over the longest SLO window, at the proxy endpoint the specs name.
+pub fn cold_start(
+    slos: &[Slo],
+    source: &mut dyn Source,
+    options: &Options,
+    namespace: &str,
+) -> Result<Option<ColdStartReport>, SourceError> {
+    let Some(endpoint) = endpoint_of(slos) else {
+        return Ok(None);
+    };
+    let length = slos
+        .iter()
+        .map(|slo| options.window.unwrap_or(slo.window.length()))
+        .max()
+        .unwrap_or(Span(28 * 86_400));
+    let start = options.at_ms - length.millis();
+    let q = |metric, stat| proxy_query(namespace, &endpoint, metric, stat);
+    let queries = [
+        q(&catalogue::COLD_START, Stat::Sum),
+        q(&catalogue::REQUESTS, Stat::Sum),
+        q(&catalogue::COLD_START_LATENCY, Stat::Percentile(50.0)),
+        q(&catalogue::COLD_START_LATENCY, Stat::Percentile(90.0)),
+        q(&catalogue::COLD_START_LATENCY, Stat::Percentile(99.0)),
+    ];
+    // One period spanning the window: percentiles over all values, not averaged per period.
+    let values = source.fetch(&queries, start, options.at_ms, length)?;
+    let first = |i: usize| values[i].first().copied().flatten();
+    let cold_starts = first(0).unwrap_or(0.0);
+    let requests = first(1).unwrap_or(0.0);
+    Ok(Some(ColdStartReport {
+        endpoint,
+        cold_starts,
+        requests,
+        rate: (requests > 0.0).then(|| cold_starts / requests),
+        p50_ms: first(2),
+        p90_ms: first(3),
+        p99_ms: first(4),
+    }))
+}
+
+/// Evaluates every SLO and the cold-start section.
+pub fn report(
+    slos: &[Slo],
+    source: &mut dyn Source,
+    options: &Options,
+) -> Result<Report, SourceError> {
+    let mut reports = Vec::with_capacity(slos.len());
+    for slo in slos {
+        reports.push(evaluate(slo, source, options)?);
+    }
+    let namespace = slos
+        .iter()
+        .map(|slo| match &slo.indicator {
+            Measure::Ratio { total, .. } => total.namespace.clone(),
+            Measure::Threshold { metric, .. } => metric.namespace.clone(),
+        })
+        .next()
+        .unwrap_or_else(|| catalogue::DEFAULT_NAMESPACE.to_owned());
+    Ok(Report {
+        at_ms: options.at_ms,
+        cold_start: cold_start(slos, source, options, &namespace)?,
+        slos: reports,
+    })
+}

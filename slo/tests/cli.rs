@@ -1,0 +1,315 @@
+//! The `slo` binary on synthetic EMF logs with known answers: exact events, burn rates, alert
+//! tiers, exit codes, formats, and errors for broken specs and inputs.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use serde_json::{Value, json};
+use telemetry::catalogue;
+use telemetry::emf::{Entry, Identity, Values, render};
+
+/// 2026-11-20T12:00:00Z.
+const AT_MS: u64 = 1_795_176_000_000;
+const AT: &str = "2026-11-20T12:00:00Z";
+
+fn entry(metric: &'static catalogue::Metric, labels: &[(&str, &str)], values: Values) -> Entry {
+    Entry {
+        metric,
+        labels: labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        values,
+    }
+}
+
+/// 1000 proxy requests, one every 36 s up to 36 s before `AT`: the first cold, requests 1-20
+/// slow (500 ms), the last 6 server errors.
+fn synthetic_logs() -> String {
+    let identity = Identity {
+        namespace: catalogue::DEFAULT_NAMESPACE.into(),
+        service: catalogue::Service::Proxy,
+        scope: "mobilenet".into(),
+    };
+    let mut lines = String::new();
+    for i in 0..1000_u64 {
+        let timestamp = AT_MS - 36_000 * (1000 - i);
+        let cold = i == 0;
+        let latency = if (1..=20).contains(&i) { 500.0 } else { 100.0 };
+        let start_type = if cold { "cold" } else { "warm" };
+        let mut entries = vec![
+            entry(&catalogue::REQUESTS, &[], Values::Sum(1)),
+            entry(
+                &catalogue::SERVER_ERRORS,
+                &[],
+                Values::Sum(u64::from(i >= 994)),
+            ),
+            entry(&catalogue::CLIENT_ERRORS, &[], Values::Sum(0)),
+            entry(
+                &catalogue::LATENCY,
+                &[(catalogue::DIM_START_TYPE, start_type)],
+                Values::Observations(vec![latency]),
+            ),
+        ];
+        if cold {
+            entries.push(entry(&catalogue::COLD_START, &[], Values::Sum(1)));
+            entries.push(entry(
+                &catalogue::COLD_START_LATENCY,
+                &[],
+                Values::Observations(vec![2000.0]),
+            ));
+        }
+        let properties = BTreeMap::from([("request_id".to_owned(), json!(format!("r{i}")))]);
+        for line in render(&identity, timestamp, &entries, &properties) {
+            lines.push_str(&line);
+            lines.push('\n');
+        }
+        // Log lines between records are skipped.
+        lines.push_str("{\"level\":\"INFO\",\"message\":\"noise\"}\n");
+    }
+    lines
+}
+
+fn report_json(logs: &std::path::Path, extra: &[&str]) -> (i32, Value) {
+    let specs = project_specs();
+    let mut args = vec![
+        "report",
+        "--spec",
+        specs.to_str().unwrap(),
+        "--logs",
+        logs.to_str().unwrap(),
+        "--at",
+        AT,
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let out = slo(&args);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let code = out.status.code().unwrap();
+    (code, serde_json::from_str(&stdout).unwrap_or(Value::Null))
+}
+
+fn slo_named<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["slos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap()
+}
+
+fn close(value: &Value, expected: f64) -> bool {
+    (value.as_f64().unwrap() - expected).abs() < 1e-9
+}
+
+#[test]
+fn a_report_on_known_events_has_exact_counts_burn_rates_and_alert_tier() {
+    let dir = temp_dir("known");
+    std::fs::write(dir.join("proxy.log"), synthetic_logs()).unwrap();
+    let (code, report) = report_json(&dir, &[]);
+    assert_eq!(code, 0, "{report}");
+
+    let availability = slo_named(&report, "proxy-availability");
+    assert_eq!(
+        availability["events"],
+        json!({"good": 994.0, "total": 1000.0})
+    );
+    assert!(close(&availability["sli"], 0.994));
+    assert_eq!(availability["status"], "breached");
+    // 6 bad of 5 allowed.
+    assert!(close(&availability["budget"]["consumed"], 1.2));
+    let burn = |lookback: &str| {
+        availability["burn_rates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["lookback"] == lookback)
+            .unwrap()["rate"]
+            .clone()
+    };
+    // Last 5 minutes: 6 errors in 8 requests; last hour: 6 in 100; 3 days: 6 in 1000.
+    assert!(close(&burn("5m"), (6.0 / 8.0) / 0.005));
+    assert!(close(&burn("1h"), (6.0 / 100.0) / 0.005));
+    assert!(close(&burn("3d"), (6.0 / 1000.0) / 0.005));
+    // 1h at 12 is under the 28-day page threshold (13.44); 3d and 6h exceed the ticket one.
+    assert_eq!(availability["firing"], "ticket");
+
+    let latency = slo_named(&report, "proxy-latency");
+    assert_eq!(latency["events"], json!({"good": 979.0, "total": 999.0}));
+    let cold_rate = slo_named(&report, "cold-start-rate");
+    assert_eq!(cold_rate["events"], json!({"good": 999.0, "total": 1000.0}));
+    let cold_latency = slo_named(&report, "cold-start-latency");
+    assert_eq!(cold_latency["events"], json!({"good": 1.0, "total": 1.0}));
+    assert_eq!(cold_latency["status"], "too_few_events");
+    let model = slo_named(&report, "model-server-errors");
+    assert_eq!(model["status"], "no_data");
+    assert_eq!(model["sli"], Value::Null);
+
+    assert_eq!(report["cold_start"]["cold_starts"], 1.0);
+    assert_eq!(report["cold_start"]["requests"], 1000.0);
+    assert_eq!(report["cold_start"]["p99_ms"], 2000.0);
+
+    // Deploy gates.
+    assert_eq!(report_json(&dir, &["--fail-on", "breach"]).0, 1);
+    assert_eq!(report_json(&dir, &["--fail-on", "ticket"]).0, 1);
+    assert_eq!(report_json(&dir, &["--fail-on", "page"]).0, 0);
+    // A one-hour window override sees 100 requests.
+    let (_, last_hour) = report_json(&dir, &["--window", "1h"]);
+    assert_eq!(
+        slo_named(&last_hour, "proxy-availability")["events"]["total"],
+        100.0
+    );
+}
+
+#[test]
+fn table_and_markdown_formats_say_the_same_in_words() {
+    let dir = temp_dir("formats");
+    std::fs::write(dir.join("proxy.log"), synthetic_logs()).unwrap();
+    let specs = project_specs();
+    let run = |format: &str| {
+        let out = slo(&[
+            "report",
+            "--spec",
+            specs.to_str().unwrap(),
+            "--logs",
+            dir.to_str().unwrap(),
+            "--at",
+            AT,
+            "--format",
+            format,
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = run("table");
+    assert!(
+        table.contains("API availability (proxy-availability)"),
+        "{table}"
+    );
+    assert!(table.contains("99.400% (BREACHED)"), "{table}");
+    assert!(table.contains("994 / 1000"), "{table}");
+    let markdown = run("markdown");
+    assert!(
+        markdown.contains("| API availability | 99.500% | 99.400% | BREACHED |"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("## Cold starts"), "{markdown}");
+}
+
+#[test]
+fn the_project_specs_are_valid() {
+    let specs = project_specs();
+    let out = slo(&["validate", "--spec", specs.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("5 SLOs valid")
+    );
+}
+
+#[test]
+fn a_broken_spec_lists_every_problem_with_file_and_field_and_exits_1() {
+    let dir = temp_dir("broken");
+    let spec = dir.join("broken.yaml");
+    let text = std::fs::read_to_string(project_specs().join("availability.yaml"))
+        .unwrap()
+        .replace("metricName: ServerErrors", "metricName: ServerErrorz")
+        .replace("target: 0.995", "target: 1.5");
+    std::fs::write(&spec, text).unwrap();
+    let out = slo(&["validate", "--spec", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let file = spec.display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{file}: proxy-availability: spec.indicator.spec.ratioMetric.bad.metricSource.spec.metricName: \"ServerErrorz\" is not in the telemetry catalogue"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("spec.objectives[0].target: 1.5: must be between 0 and 1"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 problem(s)"), "{stderr}");
+
+    // Wrong dimensions for a catalogued metric.
+    let text = std::fs::read_to_string(project_specs().join("latency.yaml"))
+        .unwrap()
+        .replace(
+            "value: warm",
+            "value: warm\n              - name: Model\n                value: x",
+        );
+    std::fs::write(&spec, text).unwrap();
+    let out = slo(&["validate", "--spec", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("Latency is published under dimension sets"),
+    );
+
+    // Not YAML at all, and a report over it: an error, exit 2.
+    std::fs::write(&spec, "apiVersion: [").unwrap();
+    let out = slo(&["validate", "--spec", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = slo(&[
+        "report",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--logs",
+        "/nonexistent",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("invalid specs")
+    );
+}
+
+#[test]
+fn unreadable_logs_and_bad_arguments_exit_2() {
+    let specs = project_specs();
+    let out = slo(&[
+        "report",
+        "--spec",
+        specs.to_str().unwrap(),
+        "--logs",
+        "/nonexistent/logs",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("/nonexistent/logs")
+    );
+    let empty = temp_dir("empty");
+    let (specs, empty) = (specs.to_str().unwrap(), empty.to_str().unwrap());
+    let out = slo(&[
+        "report",
+        "--spec",
+        specs,
+        "--logs",
+        empty,
+        "--at",
+        "yesterday",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("--at"));
+    let out = slo(&[
+        "report", "--spec", specs, "--logs", empty, "--format", "xml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_catalogue_command_prints_the_telemetry_catalogue() {
+    let out = slo(&["catalogue"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), catalogue::to_json());
+}

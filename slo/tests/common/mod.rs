@@ -1,0 +1,34 @@
+//! Test helpers: the `slo` binary, and the real services for end-to-end runs.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+#[path = "../../../test-support/process.rs"]
+mod process;
+pub use process::Process;
+#[path = "../../../test-support/stack.rs"]
+mod stack;
+#[allow(unused_imports)] // not every suite starts the services
+pub use stack::*;
+
+/// The project's own specs.
+pub fn project_specs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("specs")
+}
+
+/// Runs the built `slo` binary.
+pub fn slo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_slo"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("slo-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
