@@ -93,15 +93,6 @@ fn report_json(logs: &std::path::Path, extra: &[&str]) -> (i32, Value) {
     (code, serde_json::from_str(&stdout).unwrap_or(Value::Null))
 }
 
-fn slo_named<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["slos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap()
-}
-
 fn close(value: &Value, expected: f64) -> bool {
     (value.as_f64().unwrap() - expected).abs() < 1e-9
 }

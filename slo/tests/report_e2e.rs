@@ -31,15 +31,6 @@ async fn predict(proxy: &Process, content_type: &str, body: Vec<u8>) -> u16 {
         .as_u16()
 }
 
-fn slo_named<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["slos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_report_from_a_real_run_counts_exactly_what_happened() {
     let mut model = start_model_server(&[]);

@@ -32,3 +32,13 @@ pub fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The entry of SLO `name` in a JSON report.
+pub fn slo_named<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["slos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no SLO {name} in {report}"))
+}
