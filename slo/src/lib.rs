@@ -4,6 +4,7 @@
 //! exact formulas), evaluated from EMF records in local logs or from CloudWatch
 //! ([`source`], [`report`]), rendered for people and machines ([`render`]).
 
+pub mod cloudwatch;
 pub mod duration;
 pub mod math;
 pub mod render;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use slo::cloudwatch::{CloudWatch, Recorder};
 use slo::math::Tier;
 use slo::report::{self, Options, Status};
 use slo::source::EmfLogs;
@@ -45,6 +46,10 @@ struct ReportArgs {
     /// EMF log files or directories (with `--source emf`): the services' stdout.
     #[arg(long = "logs", required_if_eq("source", "emf"))]
     logs: Vec<PathBuf>,
+    /// CloudWatch endpoint (with `--source cloudwatch`), e.g. a local test double; region and
+    /// credentials come from the standard AWS environment and profile settings.
+    #[arg(long)]
+    endpoint_url: Option<String>,
     /// End of the evaluated windows (RFC 3339, e.g. 2026-11-25T12:00:00Z); default: now.
     #[arg(long)]
     at: Option<String>,
@@ -66,6 +71,8 @@ struct ReportArgs {
 enum SourceKind {
     /// EMF records in log files, as the services write them (no AWS account needed).
     Emf,
+    /// CloudWatch GetMetricData.
+    Cloudwatch,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -137,17 +144,40 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         window,
         min_events: args.min_events,
     };
-    let mut source = match args.source {
-        SourceKind::Emf => EmfLogs::read(&args.logs)?,
+    let report = match args.source {
+        SourceKind::Emf => {
+            let mut logs = EmfLogs::read(&args.logs)?;
+            if logs.invalid > 0 {
+                writeln!(
+                    std::io::stderr(),
+                    "slo: {} EMF line(s) broke the specification and were skipped (CloudWatch would drop them too)",
+                    logs.invalid
+                )?;
+            }
+            report::report(&slos, &mut logs, &options)?
+        }
+        SourceKind::Cloudwatch => {
+            let now_ms = jiff::Timestamp::now().as_millisecond();
+            let mut cloudwatch = CloudWatch::new(args.endpoint_url.as_deref(), now_ms)?;
+            // A dry run lists every request, so all SLOs share the fewest calls.
+            let mut planned = Recorder::default();
+            report::report(&slos, &mut planned, &options)?;
+            cloudwatch.prefetch(&planned.requests)?;
+            let report = report::report(&slos, &mut cloudwatch, &options)?;
+            writeln!(
+                std::io::stderr(),
+                "slo: {} GetMetricData call(s)",
+                cloudwatch.calls
+            )?;
+            report
+        }
     };
-    if source.invalid > 0 {
+    if let Some(reason) = &report.cold_start_unavailable {
         writeln!(
             std::io::stderr(),
-            "slo: {} EMF line(s) broke the specification and were skipped (CloudWatch would drop them too)",
-            source.invalid
+            "slo: cold-start section unavailable: {reason}"
         )?;
     }
-    let report = report::report(&slos, &mut source, &options)?;
     print(&match args.format {
         Format::Table => render::table(&report),
         Format::Json => render::json(&report),

@@ -119,6 +119,9 @@ pub fn table(report: &Report) -> String {
     if let Some(cold) = &report.cold_start {
         section(&mut out, "Cold starts", cold_rows(cold));
     }
+    if let Some(reason) = &report.cold_start_unavailable {
+        let _ = writeln!(out, "\nCold starts: unavailable ({reason})");
+    }
     out
 }
 
@@ -151,6 +154,9 @@ pub fn markdown(report: &Report) -> String {
     }
     if let Some(cold) = &report.cold_start {
         section(&mut out, "Cold starts", cold_rows(cold));
+    }
+    if let Some(reason) = &report.cold_start_unavailable {
+        let _ = writeln!(out, "\n## Cold starts\n\nUnavailable: {reason}");
     }
     out
 }

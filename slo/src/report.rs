@@ -71,6 +71,9 @@ pub struct Report {
     pub at_ms: i64,
     pub slos: Vec<SloReport>,
     pub cold_start: Option<ColdStartReport>,
+    /// Why the cold-start section is missing when its metrics could not be read (it does not
+    /// fail the report: the SLOs are the report).
+    pub cold_start_unavailable: Option<String>,
 }
 
 /// Settings of one evaluation.
@@ -362,9 +365,14 @@ pub fn report(
         })
         .next()
         .unwrap_or_else(|| catalogue::DEFAULT_NAMESPACE.to_owned());
+    let (cold_start, cold_start_unavailable) = match cold_start(slos, source, options, &namespace) {
+        Ok(section) => (section, None),
+        Err(e) => (None, Some(e.to_string())),
+    };
     Ok(Report {
         at_ms: options.at_ms,
-        cold_start: cold_start(slos, source, options, &namespace)?,
+        cold_start,
+        cold_start_unavailable,
         slos: reports,
     })
 }

@@ -1,0 +1,465 @@
+//! The CloudWatch source: `GetMetricData` with as few calls as the API's limits allow.
+//!
+//! - A call takes at most 500 queries and returns at most 100,800 datapoints, so each call
+//!   carries `min(500, 100_800 / datapoints per query)` queries; `NextToken` is followed.
+//! - CloudWatch keeps 1-minute data for 15 days, 5-minute data for 63 days and hourly data
+//!   for 455 days, so the period is the smallest one still stored for the start of the range.
+//!   Values of a coarser period land in the finer bucket of their timestamp, which is exact
+//!   for counts and sums (the only statistics summed per period by `slo report`).
+//! - Throttling is retried by the SDK's standard retry mode with exponential backoff.
+//! - [`CloudWatch::prefetch`] takes every request a report will make, so all SLOs share calls.
+//!
+//! `aws-sdk-cloudwatch` is pinned to 1.99, the last release speaking the Query protocol, which
+//! CloudWatch still serves; later releases speak Smithy RPC v2 CBOR, which the `moto` test
+//! double does not.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+
+use aws_sdk_cloudwatch::Client;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+use aws_smithy_types::DateTime;
+
+use crate::duration::{DAY, HOUR, MINUTE, Span};
+use crate::source::{Source, SourceError};
+use crate::spec::{Query, Stat};
+
+/// `GetMetricData` limits.
+pub const MAX_QUERIES_PER_CALL: usize = 500;
+pub const MAX_DATAPOINTS_PER_CALL: usize = 100_800;
+
+/// The finest period CloudWatch still stores for data `age` old.
+pub fn finest_period(age: Span) -> Span {
+    if age.seconds() <= 15 * DAY.seconds() {
+        MINUTE
+    } else if age.seconds() <= 63 * DAY.seconds() {
+        Span(5 * 60)
+    } else {
+        HOUR
+    }
+}
+
+/// The period CloudWatch is asked for: the requested one, or the finest still stored.
+fn effective_period(request: &Request, now_ms: i64) -> Span {
+    let age = Span((now_ms - request.start_ms).max(0) / 1_000);
+    request.period.max(finest_period(age))
+}
+
+/// One request of a report: queries over a range in periods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub queries: Vec<Query>,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub period: Span,
+}
+
+/// One `GetMetricData` call of a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// The period CloudWatch is asked for (coarser than requested for old data).
+    pub period: Span,
+    pub queries: Vec<Query>,
+}
+
+/// Groups `requests` by range and period, removes duplicate queries, and splits them into
+/// calls within the limits. Fails when one query alone exceeds the datapoint limit.
+pub fn plan(requests: &[Request], now_ms: i64) -> Result<Vec<Call>, SourceError> {
+    let mut groups: Vec<Call> = Vec::new();
+    for request in requests {
+        let period = effective_period(request, now_ms);
+        if period > request.period
+            && let Some(query) = request.queries.iter().find(|q| !additive(q.stat))
+        {
+            return Err(SourceError::Fetch(format!(
+                "{} {} over data older than CloudWatch keeps at {}-periods: use a shorter window",
+                query.metric,
+                query.stat.cloudwatch(),
+                request.period
+            )));
+        }
+        let group = match groups.iter_mut().find(|g| {
+            g.start_ms == request.start_ms && g.end_ms == request.end_ms && g.period == period
+        }) {
+            Some(group) => group,
+            None => {
+                groups.push(Call {
+                    start_ms: request.start_ms,
+                    end_ms: request.end_ms,
+                    period,
+                    queries: Vec::new(),
+                });
+                groups
+                    .last_mut()
+                    .ok_or_else(|| SourceError::Fetch("empty plan".into()))?
+            }
+        };
+        for query in &request.queries {
+            if !group.queries.contains(query) {
+                group.queries.push(query.clone());
+            }
+        }
+    }
+    let mut calls = Vec::new();
+    for group in groups {
+        let span = (group.end_ms - group.start_ms).max(0);
+        let period_ms = group.period.millis();
+        let datapoints = usize::try_from((span + period_ms - 1) / period_ms)
+            .map_err(|_| SourceError::Fetch("time range too long".into()))?
+            .max(1);
+        if datapoints > MAX_DATAPOINTS_PER_CALL {
+            return Err(SourceError::Fetch(format!(
+                "{datapoints} datapoints per metric exceed GetMetricData's {MAX_DATAPOINTS_PER_CALL}: use a shorter window"
+            )));
+        }
+        let per_call = (MAX_DATAPOINTS_PER_CALL / datapoints).clamp(1, MAX_QUERIES_PER_CALL);
+        for chunk in group.queries.chunks(per_call) {
+            calls.push(Call {
+                queries: chunk.to_vec(),
+                ..group.clone()
+            });
+        }
+    }
+    Ok(calls)
+}
+
+/// Counts and sums can be moved between buckets of different sizes; other statistics cannot.
+fn additive(stat: Stat) -> bool {
+    matches!(stat, Stat::Sum | Stat::SampleCount | Stat::CountAtMost(_))
+}
+
+/// The `MetricDataQuery` for `query`, with id `q<index>`.
+pub fn metric_data_query(index: usize, query: &Query, period: Span) -> MetricDataQuery {
+    let mut metric = Metric::builder()
+        .namespace(&query.namespace)
+        .metric_name(&query.metric);
+    for (name, value) in &query.dimensions {
+        metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
+    }
+    let stat = MetricStat::builder()
+        .metric(metric.build())
+        .period(i32::try_from(period.seconds()).unwrap_or(i32::MAX))
+        .stat(query.stat.cloudwatch())
+        .build();
+    MetricDataQuery::builder()
+        .id(format!("q{index}"))
+        .metric_stat(stat)
+        .return_data(true)
+        .build()
+}
+
+type CacheKey = (String, i64, i64, i64);
+
+fn cache_key(query: &Query, start_ms: i64, end_ms: i64, period: Span) -> CacheKey {
+    (format!("{query:?}"), start_ms, end_ms, period.seconds())
+}
+
+/// CloudWatch, read through `GetMetricData`.
+#[derive(Debug)]
+pub struct CloudWatch {
+    client: Client,
+    runtime: tokio::runtime::Runtime,
+    now_ms: i64,
+    /// Values per (query, range, requested period): timestamp (ms) and value.
+    cache: HashMap<CacheKey, Vec<(i64, f64)>>,
+    /// Why a query could not be read (its call failed); asked again, it fails the same way.
+    failed: HashMap<CacheKey, String>,
+    /// `GetMetricData` calls made (pages included).
+    pub calls: usize,
+}
+
+impl CloudWatch {
+    /// A client from the standard AWS configuration (environment, profile, instance role),
+    /// talking to `endpoint_url` when given.
+    pub fn new(endpoint_url: Option<&str>, now_ms: i64) -> Result<Self, SourceError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| SourceError::Fetch(format!("cannot start the async runtime: {e}")))?;
+        let shared = runtime.block_on(aws_config::load_defaults(
+            aws_config::BehaviorVersion::latest(),
+        ));
+        let retry = aws_sdk_cloudwatch::config::retry::RetryConfig::standard()
+            .with_max_attempts(8)
+            .with_initial_backoff(std::time::Duration::from_millis(200));
+        let mut config = aws_sdk_cloudwatch::config::Builder::from(&shared).retry_config(retry);
+        if let Some(url) = endpoint_url {
+            config = config.endpoint_url(url);
+        }
+        Ok(Self {
+            client: Client::from_conf(config.build()),
+            runtime,
+            now_ms,
+            cache: HashMap::new(),
+            failed: HashMap::new(),
+            calls: 0,
+        })
+    }
+
+    /// Fetches everything `requests` ask for in as few calls as the limits allow. A failed
+    /// call fails only the queries it carried (see [`Source::fetch`]).
+    pub fn prefetch(&mut self, requests: &[Request]) -> Result<(), SourceError> {
+        let calls = plan(requests, self.now_ms)?;
+        let progress = std::io::stderr().is_terminal();
+        for (n, call) in calls.iter().enumerate() {
+            if progress {
+                let _ = write!(
+                    std::io::stderr(),
+                    "\rslo: reading CloudWatch, call {} of {}…",
+                    n + 1,
+                    calls.len()
+                );
+            }
+            let results = match self.call(call) {
+                Ok(results) => results.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e.to_string()); call.queries.len()],
+            };
+            for (query, values) in call.queries.iter().zip(results) {
+                let now_ms = self.now_ms;
+                for request in requests.iter().filter(|r| {
+                    r.start_ms == call.start_ms
+                        && r.end_ms == call.end_ms
+                        && effective_period(r, now_ms) == call.period
+                        && r.queries.contains(query)
+                }) {
+                    let key = cache_key(query, request.start_ms, request.end_ms, request.period);
+                    match &values {
+                        Ok(values) => {
+                            self.cache.insert(key, values.clone());
+                        }
+                        Err(reason) => {
+                            self.failed.insert(key, reason.clone());
+                        }
+                    }
+                }
+            }
+        }
+        if progress && !calls.is_empty() {
+            let _ = write!(std::io::stderr(), "\r\x1b[K");
+        }
+        Ok(())
+    }
+
+    /// One planned call, all pages: (timestamp ms, value) per query, in query order.
+    fn call(&mut self, call: &Call) -> Result<Vec<Vec<(i64, f64)>>, SourceError> {
+        let queries = call
+            .queries
+            .iter()
+            .enumerate()
+            .map(|(i, q)| metric_data_query(i, q, call.period))
+            .collect::<Vec<_>>();
+        let mut values: Vec<Vec<(i64, f64)>> = vec![Vec::new(); call.queries.len()];
+        let mut token: Option<String> = None;
+        loop {
+            let request = self
+                .client
+                .get_metric_data()
+                .set_metric_data_queries(Some(queries.clone()))
+                .start_time(DateTime::from_millis(call.start_ms))
+                .end_time(DateTime::from_millis(call.end_ms))
+                .scan_by(ScanBy::TimestampAscending)
+                .set_next_token(token.clone());
+            let output = self.runtime.block_on(request.send()).map_err(|e| {
+                SourceError::Fetch(format!(
+                    "GetMetricData failed: {}",
+                    aws_sdk_cloudwatch::error::DisplayErrorContext(e)
+                ))
+            })?;
+            self.calls += 1;
+            for result in output.metric_data_results() {
+                let Some(index) = result
+                    .id()
+                    .and_then(|id| id.strip_prefix('q'))
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .filter(|i| *i < values.len())
+                else {
+                    continue;
+                };
+                if let Some(aws_sdk_cloudwatch::types::StatusCode::InternalError) =
+                    result.status_code()
+                {
+                    return Err(SourceError::Fetch(format!(
+                        "CloudWatch could not compute {} ({:?})",
+                        call.queries[index].metric,
+                        result.messages()
+                    )));
+                }
+                for (timestamp, value) in result.timestamps().iter().zip(result.values()) {
+                    let ms = timestamp.to_millis().unwrap_or_default();
+                    values[index].push((ms, *value));
+                }
+            }
+            token = output.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(values)
+    }
+}
+
+impl Source for CloudWatch {
+    fn fetch(
+        &mut self,
+        queries: &[Query],
+        start_ms: i64,
+        end_ms: i64,
+        period: Span,
+    ) -> Result<Vec<Vec<Option<f64>>>, SourceError> {
+        let missing: Vec<Query> = queries
+            .iter()
+            .filter(|q| {
+                let key = cache_key(q, start_ms, end_ms, period);
+                !self.cache.contains_key(&key) && !self.failed.contains_key(&key)
+            })
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            self.prefetch(&[Request {
+                queries: missing,
+                start_ms,
+                end_ms,
+                period,
+            }])?;
+        }
+        if let Some(reason) = queries
+            .iter()
+            .find_map(|q| self.failed.get(&cache_key(q, start_ms, end_ms, period)))
+        {
+            return Err(SourceError::Fetch(reason.clone()));
+        }
+        let period_ms = period.millis();
+        let buckets = usize::try_from(((end_ms - start_ms).max(0) + period_ms - 1) / period_ms)
+            .map_err(|_| SourceError::Fetch("time range too long".into()))?;
+        Ok(queries
+            .iter()
+            .map(|query| {
+                let mut out: Vec<Option<f64>> = vec![None; buckets];
+                let key = cache_key(query, start_ms, end_ms, period);
+                for (timestamp, value) in self.cache.get(&key).into_iter().flatten() {
+                    if *timestamp < start_ms || *timestamp >= end_ms {
+                        continue;
+                    }
+                    let index = usize::try_from((timestamp - start_ms) / period_ms).unwrap_or(0);
+                    // Coarser datapoints of additive statistics add up in their bucket.
+                    out[index] = Some(out[index].unwrap_or(0.0) + value);
+                }
+                out
+            })
+            .collect())
+    }
+}
+
+/// Records what a report asks for, answering nothing: the first pass of a prefetch.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    pub requests: Vec<Request>,
+}
+
+impl Source for Recorder {
+    fn fetch(
+        &mut self,
+        queries: &[Query],
+        start_ms: i64,
+        end_ms: i64,
+        period: Span,
+    ) -> Result<Vec<Vec<Option<f64>>>, SourceError> {
+        self.requests.push(Request {
+            queries: queries.to_vec(),
+            start_ms,
+            end_ms,
+            period,
+        });
+        let period_ms = period.millis();
+        let buckets =
+            usize::try_from(((end_ms - start_ms).max(0) + period_ms - 1) / period_ms).unwrap_or(0);
+        Ok(vec![vec![None; buckets]; queries.len()])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(metric: &str, stat: Stat) -> Query {
+        Query {
+            namespace: "MlInference".into(),
+            metric: metric.into(),
+            dimensions: vec![
+                ("Endpoint".into(), "mobilenet".into()),
+                ("Service".into(), "proxy".into()),
+            ],
+            stat,
+        }
+    }
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn latency_queries_carry_trimmed_count_and_percentile_statistics() {
+        let q = metric_data_query(3, &query("Latency", Stat::CountAtMost(300.0)), MINUTE);
+        assert_eq!(q.id(), Some("q3"));
+        let stat = q.metric_stat().unwrap();
+        assert_eq!(stat.stat(), Some("TC(:300)"));
+        assert_eq!(stat.period(), Some(60));
+        let metric = stat.metric().unwrap();
+        assert_eq!(metric.metric_name(), Some("Latency"));
+        let dims: Vec<(&str, &str)> = metric
+            .dimensions()
+            .iter()
+            .map(|d| (d.name().unwrap(), d.value().unwrap()))
+            .collect();
+        assert_eq!(dims, [("Endpoint", "mobilenet"), ("Service", "proxy")]);
+        let p = metric_data_query(0, &query("ColdStartLatency", Stat::Percentile(99.0)), DAY);
+        assert_eq!(p.metric_stat().unwrap().stat(), Some("p99"));
+    }
+
+    #[test]
+    fn the_plan_uses_the_fewest_calls_the_limits_allow() {
+        // 28 days ending now at 5-minute periods (older than 15 days: no 1-minute data):
+        // 8064 datapoints per query, 12 queries per call.
+        let start = NOW - 28 * DAY.millis();
+        let queries: Vec<Query> = (0..30)
+            .map(|i| query(&format!("M{i}"), Stat::Sum))
+            .collect();
+        let calls = plan(
+            &[Request {
+                queries,
+                start_ms: start,
+                end_ms: NOW,
+                period: MINUTE,
+            }],
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(calls.len(), 3);
+        assert!(calls.iter().all(|c| c.period == Span(300)));
+        assert_eq!(calls[0].queries.len(), 12);
+        // The last day at 1-minute periods: 1440 datapoints, 70 queries per call; duplicates
+        // across requests are fetched once.
+        let day = Request {
+            queries: vec![query("Requests", Stat::Sum)],
+            start_ms: NOW - DAY.millis(),
+            end_ms: NOW,
+            period: MINUTE,
+        };
+        let calls = plan(&[day.clone(), day], NOW).unwrap();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].queries.len(), 1);
+        assert_eq!(calls[0].period, MINUTE);
+    }
+
+    #[test]
+    fn old_data_cannot_give_per_minute_percentiles() {
+        let request = Request {
+            queries: vec![query("Latency", Stat::Percentile(99.0))],
+            start_ms: NOW - 20 * DAY.millis(),
+            end_ms: NOW,
+            period: MINUTE,
+        };
+        assert!(plan(&[request], NOW).is_err());
+        assert_eq!(finest_period(Span(100 * 86_400)), HOUR);
+    }
+}
