@@ -54,18 +54,36 @@ pub struct Request {
     pub period: Span,
 }
 
-/// One `GetMetricData` call of a plan.
+/// One `GetMetricData` call of a plan: one time range, each query with its own period.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     pub start_ms: i64,
     pub end_ms: i64,
-    /// The period CloudWatch is asked for (coarser than requested for old data).
-    pub period: Span,
-    pub queries: Vec<Query>,
+    /// Each query with the period CloudWatch is asked for (coarser than requested for old
+    /// data).
+    pub queries: Vec<(Query, Span)>,
 }
 
-/// Groups `requests` by range and period, removes duplicate queries, and splits them into
-/// calls within the limits. Fails when one query alone exceeds the datapoint limit.
+impl Call {
+    /// Datapoints this call may return.
+    pub fn datapoints(&self) -> usize {
+        self.queries
+            .iter()
+            .map(|(_, period)| datapoints(self.start_ms, self.end_ms, *period))
+            .sum()
+    }
+}
+
+fn datapoints(start_ms: i64, end_ms: i64, period: Span) -> usize {
+    let span = (end_ms - start_ms).max(0);
+    usize::try_from((span + period.millis() - 1) / period.millis())
+        .unwrap_or(usize::MAX)
+        .max(1)
+}
+
+/// Groups `requests` by time range (a call has one range, but each query its own period),
+/// removes duplicate queries, and packs them into calls within the limits. Fails when one
+/// query alone exceeds the datapoint limit.
 pub fn plan(requests: &[Request], now_ms: i64) -> Result<Vec<Call>, SourceError> {
     let mut groups: Vec<Call> = Vec::new();
     for request in requests {
@@ -80,47 +98,56 @@ pub fn plan(requests: &[Request], now_ms: i64) -> Result<Vec<Call>, SourceError>
                 request.period
             )));
         }
-        let group = match groups.iter_mut().find(|g| {
-            g.start_ms == request.start_ms && g.end_ms == request.end_ms && g.period == period
-        }) {
-            Some(group) => group,
+        let points = datapoints(request.start_ms, request.end_ms, period);
+        if points > MAX_DATAPOINTS_PER_CALL {
+            return Err(SourceError::Fetch(format!(
+                "{points} datapoints per metric exceed GetMetricData's {MAX_DATAPOINTS_PER_CALL}: use a shorter window"
+            )));
+        }
+        let index = match groups
+            .iter()
+            .position(|g| g.start_ms == request.start_ms && g.end_ms == request.end_ms)
+        {
+            Some(index) => index,
             None => {
                 groups.push(Call {
                     start_ms: request.start_ms,
                     end_ms: request.end_ms,
-                    period,
                     queries: Vec::new(),
                 });
-                groups
-                    .last_mut()
-                    .ok_or_else(|| SourceError::Fetch("empty plan".into()))?
+                groups.len() - 1
             }
         };
         for query in &request.queries {
-            if !group.queries.contains(query) {
-                group.queries.push(query.clone());
+            let entry = (query.clone(), period);
+            if !groups[index].queries.contains(&entry) {
+                groups[index].queries.push(entry);
             }
         }
     }
+    // Largest first, then first fit: few calls for few, differently sized queries.
     let mut calls = Vec::new();
-    for group in groups {
-        let span = (group.end_ms - group.start_ms).max(0);
-        let period_ms = group.period.millis();
-        let datapoints = usize::try_from((span + period_ms - 1) / period_ms)
-            .map_err(|_| SourceError::Fetch("time range too long".into()))?
-            .max(1);
-        if datapoints > MAX_DATAPOINTS_PER_CALL {
-            return Err(SourceError::Fetch(format!(
-                "{datapoints} datapoints per metric exceed GetMetricData's {MAX_DATAPOINTS_PER_CALL}: use a shorter window"
-            )));
-        }
-        let per_call = (MAX_DATAPOINTS_PER_CALL / datapoints).clamp(1, MAX_QUERIES_PER_CALL);
-        for chunk in group.queries.chunks(per_call) {
-            calls.push(Call {
-                queries: chunk.to_vec(),
-                ..group.clone()
+    for mut group in groups {
+        group.queries.sort_by_key(|(_, period)| {
+            std::cmp::Reverse(datapoints(group.start_ms, group.end_ms, *period))
+        });
+        let mut packed: Vec<Call> = Vec::new();
+        for entry in group.queries {
+            let points = datapoints(group.start_ms, group.end_ms, entry.1);
+            let fits = packed.iter_mut().find(|call| {
+                call.queries.len() < MAX_QUERIES_PER_CALL
+                    && call.datapoints() + points <= MAX_DATAPOINTS_PER_CALL
             });
+            match fits {
+                Some(call) => call.queries.push(entry),
+                None => packed.push(Call {
+                    start_ms: group.start_ms,
+                    end_ms: group.end_ms,
+                    queries: vec![entry],
+                }),
+            }
         }
+        calls.extend(packed);
     }
     Ok(calls)
 }
@@ -216,12 +243,12 @@ impl CloudWatch {
                 Ok(results) => results.into_iter().map(Ok).collect::<Vec<_>>(),
                 Err(e) => vec![Err(e.to_string()); call.queries.len()],
             };
-            for (query, values) in call.queries.iter().zip(results) {
-                let now_ms = self.now_ms;
+            let now_ms = self.now_ms;
+            for ((query, period), values) in call.queries.iter().zip(results) {
                 for request in requests.iter().filter(|r| {
                     r.start_ms == call.start_ms
                         && r.end_ms == call.end_ms
-                        && effective_period(r, now_ms) == call.period
+                        && effective_period(r, now_ms) == *period
                         && r.queries.contains(query)
                 }) {
                     let key = cache_key(query, request.start_ms, request.end_ms, request.period);
@@ -248,7 +275,7 @@ impl CloudWatch {
             .queries
             .iter()
             .enumerate()
-            .map(|(i, q)| metric_data_query(i, q, call.period))
+            .map(|(i, (q, period))| metric_data_query(i, q, *period))
             .collect::<Vec<_>>();
         let mut values: Vec<Vec<(i64, f64)>> = vec![Vec::new(); call.queries.len()];
         let mut token: Option<String> = None;
@@ -282,7 +309,7 @@ impl CloudWatch {
                 {
                     return Err(SourceError::Fetch(format!(
                         "CloudWatch could not compute {} ({:?})",
-                        call.queries[index].metric,
+                        call.queries[index].0.metric,
                         result.messages()
                     )));
                 }
@@ -424,31 +451,36 @@ mod tests {
         let queries: Vec<Query> = (0..30)
             .map(|i| query(&format!("M{i}"), Stat::Sum))
             .collect();
-        let calls = plan(
-            &[Request {
-                queries,
-                start_ms: start,
-                end_ms: NOW,
-                period: MINUTE,
-            }],
-            NOW,
-        )
-        .unwrap();
-        assert_eq!(calls.len(), 3);
-        assert!(calls.iter().all(|c| c.period == Span(300)));
-        assert_eq!(calls[0].queries.len(), 12);
-        // The last day at 1-minute periods: 1440 datapoints, 70 queries per call; duplicates
-        // across requests are fetched once.
-        let day = Request {
-            queries: vec![query("Requests", Stat::Sum)],
-            start_ms: NOW - DAY.millis(),
+        let window = Request {
+            queries,
+            start_ms: start,
             end_ms: NOW,
             period: MINUTE,
         };
-        let calls = plan(&[day.clone(), day], NOW).unwrap();
-        assert_eq!(calls.len(), 1);
-        assert_eq!(calls[0].queries.len(), 1);
-        assert_eq!(calls[0].period, MINUTE);
+        let calls = plan(std::slice::from_ref(&window), NOW).unwrap();
+        assert_eq!(calls.len(), 3);
+        assert!(
+            calls
+                .iter()
+                .all(|c| c.queries.iter().all(|(_, p)| *p == Span(300)))
+        );
+        assert_eq!(calls[0].queries.len(), 12);
+        // Queries of another period over the same range share those calls' spare room; the
+        // same query asked twice is fetched once.
+        let whole = Request {
+            queries: vec![query("Requests", Stat::Sum), query("Requests", Stat::Sum)],
+            start_ms: start,
+            end_ms: NOW,
+            period: Span(28 * 86_400),
+        };
+        let calls = plan(&[window, whole], NOW).unwrap();
+        assert_eq!(calls.len(), 3);
+        assert_eq!(calls.iter().map(|c| c.queries.len()).sum::<usize>(), 31);
+        assert!(
+            calls
+                .iter()
+                .all(|c| c.datapoints() <= MAX_DATAPOINTS_PER_CALL)
+        );
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! pipelines use them: OpenSLO v1 specs checked against the telemetry catalogue
 //! ([`spec`]), SLIs, error budgets, burn rates and alert tiers ([`math`], whose docs give the
 //! exact formulas), evaluated from EMF records in local logs or from CloudWatch
-//! ([`source`], [`report`]), rendered for people and machines ([`render`]).
+//! ([`source`], [`cloudwatch`], [`report`]), rendered for people and machines ([`render`],
+//! [`chart`]).
 
+pub mod chart;
 pub mod cloudwatch;
 pub mod duration;
 pub mod math;

@@ -65,6 +65,9 @@ struct ReportArgs {
     /// Below this many events (or time slices) in the window the SLI is shown but not judged.
     #[arg(long, default_value_t = 10.0)]
     min_events: f64,
+    /// Also draw each SLO's error-budget burn-down over its window into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    chart: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -177,6 +180,9 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             std::io::stderr(),
             "slo: cold-start section unavailable: {reason}"
         )?;
+    }
+    if let Some(path) = &args.chart {
+        slo::chart::burn_down(&report, path)?;
     }
     print(&match args.format {
         Format::Table => render::table(&report),

@@ -32,6 +32,33 @@ pub struct SloReport {
     /// Budget left at the end of the window (calendar), or in steady state a full window from
     /// now (rolling), if the 1-hour burn rate holds.
     pub projected_remaining: Option<f64>,
+    /// Budget remaining over the window (time in ms, fraction), for the burn-down chart: the
+    /// bad events (or slices) spent so far against the window's whole budget.
+    #[serde(skip)]
+    pub burn_down: Vec<(i64, f64)>,
+}
+
+/// At most this many points per burn-down line.
+const BURN_DOWN_POINTS: usize = 400;
+
+/// Budget remaining at the end of each period from `start`, thinned to [`BURN_DOWN_POINTS`].
+fn burn_down(periods: &[Events], start_ms: i64, period: Span, budget: f64) -> Vec<(i64, f64)> {
+    let window: Events = periods.iter().copied().sum();
+    let allowed = window.total * budget;
+    if allowed <= 0.0 {
+        return Vec::new();
+    }
+    let step = periods.len().div_ceil(BURN_DOWN_POINTS).max(1);
+    let mut spent = 0.0;
+    let mut points = vec![(start_ms, 1.0)];
+    for (i, events) in periods.iter().enumerate() {
+        spent += events.bad();
+        if (i + 1) % step == 0 || i + 1 == periods.len() {
+            let end = start_ms + i64::try_from(i + 1).unwrap_or(i64::MAX) * period.millis();
+            points.push((end, 1.0 - spent / allowed));
+        }
+    }
+    points
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -215,6 +242,14 @@ pub fn evaluate(
         periods.iter().skip(skip).copied().sum()
     };
     let events = sum_since(start);
+    let skip = usize::try_from((start - fetch_start).max(0) / period.millis()).unwrap_or(0);
+    let in_window = periods.get(skip..).unwrap_or_default();
+    let burn_down = burn_down(
+        in_window,
+        fetch_start + i64::try_from(skip).unwrap_or(0) * period.millis(),
+        period,
+        slo.budget(),
+    );
     let budget = math::budget(events, slo.target);
     let budget_fraction = slo.budget();
     let burn = |lookback: Span| sum_since(end - lookback.millis()).burn_rate(budget_fraction);
@@ -268,6 +303,7 @@ pub fn evaluate(
         firing,
         time_to_exhaustion,
         projected_remaining,
+        burn_down,
     })
 }
 

@@ -192,6 +192,37 @@ fn table_and_markdown_formats_say_the_same_in_words() {
 }
 
 #[test]
+fn the_chart_draws_one_burn_down_panel_per_slo() {
+    let dir = temp_dir("chart");
+    std::fs::write(dir.join("proxy.log"), synthetic_logs()).unwrap();
+    let chart = dir.join("burn-down.svg");
+    let specs = project_specs();
+    let out = slo(&[
+        "report",
+        "--spec",
+        specs.to_str().unwrap(),
+        "--logs",
+        dir.to_str().unwrap(),
+        "--at",
+        AT,
+        "--chart",
+        chart.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);
+    for title in [
+        "API availability: target 99.50 %, 28d rolling, budget -20.0 % left",
+        "Cold-start rate: target 98.00 %",
+        "Model-server error-free time: target 99.50 %, 28d rolling, budget no data",
+    ] {
+        assert!(svg.contains(title), "no panel titled {title:?}");
+    }
+    // Each SLO with events gets its burn-down line besides the even-spending one.
+    assert!(svg.matches("<polyline").count() >= 2 * 4, "{svg}");
+}
+
+#[test]
 fn the_project_specs_are_valid() {
     let specs = project_specs();
     let out = slo(&["validate", "--spec", specs.to_str().unwrap()]);
