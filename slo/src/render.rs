@@ -39,8 +39,8 @@ fn timestamp(ms: i64) -> String {
 }
 
 /// Rows of (label, value) for one SLO, shared by the text and Markdown renderings.
-fn rows(r: &SloReport) -> Vec<(&'static str, String)> {
-    vec![
+fn rows(r: &SloReport) -> Vec<(String, String)> {
+    let rows: Vec<(&str, String)> = vec![
         ("target", pct(Some(r.target))),
         (
             "window",
@@ -77,14 +77,15 @@ fn rows(r: &SloReport) -> Vec<(&'static str, String)> {
             r.time_to_exhaustion.clone().unwrap_or_else(|| "-".into()),
         ),
         ("projected budget left", pct(r.projected_remaining)),
-    ]
+    ];
+    rows.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
-fn cold_rows(c: &ColdStartReport) -> Vec<(&'static str, String)> {
-    vec![
-        ("endpoint", c.endpoint.clone()),
+fn cold_rows(c: &ColdStartReport) -> Vec<(String, String)> {
+    let mut rows = vec![
+        ("endpoint".to_owned(), c.endpoint.clone()),
         (
-            "cold starts / requests",
+            "cold starts / requests".to_owned(),
             format!(
                 "{} / {} ({})",
                 num(c.cold_starts),
@@ -93,16 +94,23 @@ fn cold_rows(c: &ColdStartReport) -> Vec<(&'static str, String)> {
             ),
         ),
         (
-            "cold-start latency p50 / p90 / p99",
+            "cold-start latency p50 / p90 / p99".to_owned(),
             format!("{} / {} / {}", ms(c.p50_ms), ms(c.p90_ms), ms(c.p99_ms)),
         ),
-    ]
+    ];
+    for part in &c.components {
+        rows.push((
+            format!("  {} p50 / p99", part.metric),
+            format!("{} / {}", ms(part.p50_ms), ms(part.p99_ms)),
+        ));
+    }
+    rows
 }
 
 pub fn table(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "SLO report at {}", timestamp(report.at_ms));
-    let section = |out: &mut String, title: &str, rows: Vec<(&'static str, String)>| {
+    let section = |out: &mut String, title: &str, rows: Vec<(String, String)>| {
         let _ = writeln!(out, "\n{title}");
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         for (key, value) in rows {
@@ -143,7 +151,7 @@ pub fn markdown(report: &Report) -> String {
                 .map_or_else(|| "none".into(), |t| format!("{t:?}").to_lowercase())
         );
     }
-    let section = |out: &mut String, title: &str, rows: Vec<(&'static str, String)>| {
+    let section = |out: &mut String, title: &str, rows: Vec<(String, String)>| {
         let _ = writeln!(out, "\n## {title}\n\n| | |\n|---|---|");
         for (key, value) in rows {
             let _ = writeln!(out, "| {key} | {value} |");

@@ -91,6 +91,16 @@ pub struct ColdStartReport {
     pub p50_ms: Option<f64>,
     pub p90_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// What cold starts are made of: proxy `InitDuration`, model-server `ModelLoadTime`,
+    /// SageMaker's `ModelSetupTime` (CloudWatch only), each p50 and p99 in ms.
+    pub components: Vec<ColdStartComponent>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColdStartComponent {
+    pub metric: String,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -309,6 +319,11 @@ pub fn evaluate(
 
 /// The proxy endpoint the specs measure (first `Endpoint` dimension found).
 fn endpoint_of(slos: &[Slo]) -> Option<String> {
+    dimension_of(slos, catalogue::DIM_ENDPOINT)
+}
+
+/// The first value of dimension `name` in the specs' queries.
+fn dimension_of(slos: &[Slo], name: &str) -> Option<String> {
     slos.iter().find_map(|slo| {
         let queries: Vec<&Query> = match &slo.indicator {
             Measure::Ratio { good, bad, total } => [good.as_ref(), bad.as_ref(), Some(total)]
@@ -320,7 +335,7 @@ fn endpoint_of(slos: &[Slo]) -> Option<String> {
         queries.into_iter().find_map(|q| {
             q.dimensions
                 .iter()
-                .find(|(k, _)| k == catalogue::DIM_ENDPOINT)
+                .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         })
     })
@@ -372,6 +387,42 @@ pub fn cold_start(
     let first = |i: usize| values[i].first().copied().flatten();
     let cold_starts = first(0).unwrap_or(0.0);
     let requests = first(1).unwrap_or(0.0);
+    let mut components = vec![component(
+        source,
+        q(&catalogue::INIT_DURATION, Stat::Sum),
+        start,
+        options.at_ms,
+        length,
+        1.0,
+    )];
+    if let Some(model) = dimension_of(slos, catalogue::DIM_MODEL) {
+        let mut dimensions = vec![
+            (catalogue::DIM_MODEL.to_owned(), model),
+            (
+                catalogue::DIM_SERVICE.to_owned(),
+                catalogue::Service::ModelServer.name().to_owned(),
+            ),
+        ];
+        dimensions.sort();
+        let load = Query {
+            namespace: namespace.to_owned(),
+            metric: catalogue::MODEL_LOAD_TIME.name.to_owned(),
+            dimensions,
+            stat: Stat::Sum,
+        };
+        components.push(component(source, load, start, options.at_ms, length, 1.0));
+    }
+    let setup = Query {
+        namespace: "AWS/SageMaker".to_owned(),
+        metric: "ModelSetupTime".to_owned(),
+        dimensions: vec![
+            ("EndpointName".to_owned(), endpoint.clone()),
+            ("VariantName".to_owned(), "AllTraffic".to_owned()),
+        ],
+        stat: Stat::Sum,
+    };
+    // SageMaker publishes microseconds.
+    components.push(component(source, setup, start, options.at_ms, length, 1e-3));
     Ok(Some(ColdStartReport {
         endpoint,
         cold_starts,
@@ -380,7 +431,36 @@ pub fn cold_start(
         p50_ms: first(2),
         p90_ms: first(3),
         p99_ms: first(4),
+        components,
     }))
+}
+
+/// p50 and p99 of `metric` over one period spanning the window, times `to_ms`; a metric that
+/// cannot be read (e.g. SageMaker's, from local logs) has no figures rather than failing.
+fn component(
+    source: &mut dyn Source,
+    metric: Query,
+    start: i64,
+    end: i64,
+    length: Span,
+    to_ms: f64,
+) -> ColdStartComponent {
+    let queries = [
+        metric.with_stat(Stat::Percentile(50.0)),
+        metric.with_stat(Stat::Percentile(99.0)),
+    ];
+    let values = source.fetch(&queries, start, end, length).ok();
+    let first = |i: usize| {
+        values
+            .as_ref()
+            .and_then(|v| v[i].first().copied().flatten())
+            .map(|v| v * to_ms)
+    };
+    ColdStartComponent {
+        metric: format!("{}/{}", metric.namespace, metric.metric),
+        p50_ms: first(0),
+        p99_ms: first(1),
+    }
 }
 
 /// Evaluates every SLO and the cold-start section.

@@ -57,6 +57,11 @@ fn synthetic_logs() -> String {
         if cold {
             entries.push(entry(&catalogue::COLD_START, &[], Values::Sum(1)));
             entries.push(entry(
+                &catalogue::INIT_DURATION,
+                &[],
+                Values::Observations(vec![50.0]),
+            ));
+            entries.push(entry(
                 &catalogue::COLD_START_LATENCY,
                 &[],
                 Values::Observations(vec![2000.0]),
@@ -143,6 +148,15 @@ fn a_report_on_known_events_has_exact_counts_burn_rates_and_alert_tier() {
     assert_eq!(report["cold_start"]["cold_starts"], 1.0);
     assert_eq!(report["cold_start"]["requests"], 1000.0);
     assert_eq!(report["cold_start"]["p99_ms"], 2000.0);
+    // What cold starts are made of; SageMaker's own setup time exists only in CloudWatch.
+    assert_eq!(
+        report["cold_start"]["components"],
+        json!([
+            {"metric": "MlInference/InitDuration", "p50_ms": 50.0, "p99_ms": 50.0},
+            {"metric": "MlInference/ModelLoadTime", "p50_ms": null, "p99_ms": null},
+            {"metric": "AWS/SageMaker/ModelSetupTime", "p50_ms": null, "p99_ms": null},
+        ])
+    );
 
     // Deploy gates.
     assert_eq!(report_json(&dir, &["--fail-on", "breach"]).0, 1);
