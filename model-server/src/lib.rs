@@ -23,6 +23,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
+use telemetry::metrics::millis;
 use telemetry::{catalogue, metrics};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
@@ -285,8 +286,6 @@ struct InvocationBody<'a> {
     trace_id: &'a str,
 }
 
-use telemetry::metrics::millis;
-
 /// What one run of the model produced, before the response is built.
 struct Classified {
     predictions: Vec<Prediction>,
@@ -338,7 +337,6 @@ fn run_model(
 struct Invoked {
     model: Arc<LoadedModel>,
     classified: Classified,
-    timings: Timings,
     cold_start: bool,
 }
 
@@ -363,7 +361,7 @@ pub(crate) async fn observed_invocation(
         parent_trace(&headers),
     );
     let properties = [("trace_id", trace_id.clone()), ("request_id", request_id)];
-    let identity = (*state.identity).clone();
+    let identity = state.identity.clone();
     let handled = async move {
         // Counted first, so an invocation abandoned half-way (caller timeout) is still counted.
         metrics::count(&catalogue::INVOCATIONS, 1);
@@ -384,8 +382,18 @@ pub(crate) async fn observed_invocation(
                 if invoked.cold_start {
                     metrics::count(&catalogue::MODEL_COLD_START, 1);
                 }
-                let mut timings = invoked.timings;
-                timings.total_ms = millis(started.elapsed());
+                let timings = Timings {
+                    decode_ms: millis(classified.decode),
+                    preprocess_ms: millis(classified.preprocess),
+                    inference_ms: millis(classified.inference),
+                    total_ms: millis(started.elapsed()),
+                };
+                tracing::debug!(
+                    top1 = classified.predictions.first().map(|p| p.index),
+                    total_ms = timings.total_ms,
+                    cold_start = invoked.cold_start,
+                    "invocation served"
+                );
                 Json(InvocationBody {
                     predictions: invoked.classified.predictions,
                     model: &invoked.model.classifier.info,
@@ -435,7 +443,6 @@ fn parent_trace(headers: &HeaderMap) -> telemetry::TraceContext {
 }
 
 async fn invocations(state: AppState, headers: HeaderMap, body: Body) -> Result<Invoked, ApiError> {
-    let started = Instant::now();
     let limits = state.limits();
     let kind = input::body_kind(&headers)?;
     let http_limit = input::max_http_body(kind, limits.max_image_bytes);
@@ -484,22 +491,9 @@ async fn invocations(state: AppState, headers: HeaderMap, body: Body) -> Result<
     .map_err(|e| ApiError::Internal(format!("inference task failed: {e}")))??;
 
     let cold_start = state.shared.cold.swap(false, Ordering::Relaxed);
-    let timings = Timings {
-        decode_ms: millis(classified.decode),
-        preprocess_ms: millis(classified.preprocess),
-        inference_ms: millis(classified.inference),
-        total_ms: millis(started.elapsed()),
-    };
-    tracing::debug!(
-        top1 = classified.predictions.first().map(|p| p.index),
-        total_ms = timings.total_ms,
-        cold_start,
-        "invocation served"
-    );
     Ok(Invoked {
         model,
         classified,
-        timings,
         cold_start,
     })
 }

@@ -47,7 +47,7 @@ struct Inner {
     /// True until the first `/predict` this process handles.
     cold: AtomicBool,
     /// Dimensions of this process's EMF records.
-    identity: telemetry::Identity,
+    identity: Arc<telemetry::Identity>,
     /// Process start to ready to serve (see [`AppState::mark_ready`]).
     init_duration: OnceLock<Duration>,
 }
@@ -61,9 +61,11 @@ impl AppState {
                 max_image_bytes: config.max_image_bytes,
                 allowed_origins: config.origins(),
                 cold: AtomicBool::new(true),
-                identity: config
-                    .telemetry
-                    .identity(telemetry::Service::Proxy, &config.endpoint_name),
+                identity: Arc::new(
+                    config
+                        .telemetry
+                        .identity(telemetry::Service::Proxy, &config.endpoint_name),
+                ),
                 init_duration: OnceLock::new(),
             }),
         }

@@ -20,17 +20,6 @@ use telemetry::emf::{Entry, Identity, Values, render};
 const MINUTES: i64 = 30 * 24 * 60;
 const PER_MINUTE: usize = 40;
 
-fn entry(metric: &'static catalogue::Metric, labels: &[(&str, &str)], values: Values) -> Entry {
-    Entry {
-        metric,
-        labels: labels
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        values,
-    }
-}
-
 /// Process CPU time (user + system) in seconds, from /proc.
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -72,24 +61,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         let n = PER_MINUTE as u64;
         let proxy_entries = [
-            entry(&catalogue::REQUESTS, &[], Values::Sum(n)),
-            entry(
+            Entry::with_values(&catalogue::REQUESTS, &[], Values::Sum(n)),
+            Entry::with_values(
                 &catalogue::SERVER_ERRORS,
                 &[],
                 Values::Sum(u64::from(minute % 97 == 0)),
             ),
-            entry(&catalogue::CLIENT_ERRORS, &[], Values::Sum(1)),
-            entry(&catalogue::THROTTLES, &[], Values::Sum(0)),
-            entry(
+            Entry::with_values(&catalogue::CLIENT_ERRORS, &[], Values::Sum(1)),
+            Entry::with_values(&catalogue::THROTTLES, &[], Values::Sum(0)),
+            Entry::with_values(
                 &catalogue::LATENCY,
                 &[(catalogue::DIM_START_TYPE, catalogue::START_WARM)],
                 Values::Observations(latencies.clone()),
             ),
         ];
         let model_entries = [
-            entry(&catalogue::INVOCATIONS, &[], Values::Sum(n)),
-            entry(&catalogue::INVOCATION_ERRORS, &[], Values::Sum(0)),
-            entry(
+            Entry::with_values(&catalogue::INVOCATIONS, &[], Values::Sum(n)),
+            Entry::with_values(&catalogue::INVOCATION_ERRORS, &[], Values::Sum(0)),
+            Entry::with_values(
                 &catalogue::INFERENCE_LATENCY,
                 &[],
                 Values::Observations(latencies),

@@ -21,7 +21,7 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, 
 use aws_smithy_types::DateTime;
 
 use crate::duration::{DAY, HOUR, MINUTE, Span};
-use crate::source::{Source, SourceError};
+use crate::source::{Source, SourceError, period_count};
 use crate::spec::{Query, Stat};
 
 /// `GetMetricData` limits.
@@ -75,8 +75,7 @@ impl Call {
 }
 
 fn datapoints(start_ms: i64, end_ms: i64, period: Span) -> usize {
-    let span = (end_ms - start_ms).max(0);
-    usize::try_from((span + period.millis() - 1) / period.millis())
+    period_count(start_ms, end_ms, period)
         .unwrap_or(usize::MAX)
         .max(1)
 }
@@ -358,8 +357,7 @@ impl Source for CloudWatch {
             return Err(SourceError::Fetch(reason.clone()));
         }
         let period_ms = period.millis();
-        let buckets = usize::try_from(((end_ms - start_ms).max(0) + period_ms - 1) / period_ms)
-            .map_err(|_| SourceError::Fetch("time range too long".into()))?;
+        let buckets = period_count(start_ms, end_ms, period)?;
         Ok(queries
             .iter()
             .map(|query| {
@@ -399,9 +397,7 @@ impl Source for Recorder {
             end_ms,
             period,
         });
-        let period_ms = period.millis();
-        let buckets =
-            usize::try_from(((end_ms - start_ms).max(0) + period_ms - 1) / period_ms).unwrap_or(0);
+        let buckets = period_count(start_ms, end_ms, period)?;
         Ok(vec![vec![None; buckets]; queries.len()])
     }
 }

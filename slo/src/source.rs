@@ -22,6 +22,13 @@ pub enum SourceError {
     Fetch(String),
 }
 
+/// How many periods of `period` cover `[start_ms, end_ms)` (the last one may be partial).
+pub fn period_count(start_ms: i64, end_ms: i64, period: Span) -> Result<usize, SourceError> {
+    let span = (end_ms - start_ms).max(0);
+    usize::try_from((span + period.millis() - 1) / period.millis())
+        .map_err(|_| SourceError::Fetch("time range too long".into()))
+}
+
 /// Per-period values of metrics over a time range.
 pub trait Source {
     /// For each query, the statistic per period of `period` over `[start_ms, end_ms)` (periods
@@ -194,9 +201,7 @@ impl Source for EmfLogs {
         period: Span,
     ) -> Result<Vec<Vec<Option<f64>>>, SourceError> {
         let period_ms = period.millis();
-        let span = (end_ms - start_ms).max(0);
-        let periods = usize::try_from((span + period_ms - 1) / period_ms)
-            .map_err(|_| SourceError::Fetch("time range too long".into()))?;
+        let periods = period_count(start_ms, end_ms, period)?;
         Ok(queries
             .iter()
             .map(|query| {

@@ -15,17 +15,6 @@ use telemetry::emf::{Entry, Identity, Values, render};
 const AT_MS: u64 = 1_795_176_000_000;
 const AT: &str = "2026-11-20T12:00:00Z";
 
-fn entry(metric: &'static catalogue::Metric, labels: &[(&str, &str)], values: Values) -> Entry {
-    Entry {
-        metric,
-        labels: labels
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        values,
-    }
-}
-
 /// 1000 proxy requests, one every 36 s up to 36 s before `AT`: the first cold, requests 1-20
 /// slow (500 ms), the last 6 server errors.
 fn synthetic_logs() -> String {
@@ -41,27 +30,31 @@ fn synthetic_logs() -> String {
         let latency = if (1..=20).contains(&i) { 500.0 } else { 100.0 };
         let start_type = if cold { "cold" } else { "warm" };
         let mut entries = vec![
-            entry(&catalogue::REQUESTS, &[], Values::Sum(1)),
-            entry(
+            Entry::with_values(&catalogue::REQUESTS, &[], Values::Sum(1)),
+            Entry::with_values(
                 &catalogue::SERVER_ERRORS,
                 &[],
                 Values::Sum(u64::from(i >= 994)),
             ),
-            entry(&catalogue::CLIENT_ERRORS, &[], Values::Sum(0)),
-            entry(
+            Entry::with_values(&catalogue::CLIENT_ERRORS, &[], Values::Sum(0)),
+            Entry::with_values(
                 &catalogue::LATENCY,
                 &[(catalogue::DIM_START_TYPE, start_type)],
                 Values::Observations(vec![latency]),
             ),
         ];
         if cold {
-            entries.push(entry(&catalogue::COLD_START, &[], Values::Sum(1)));
-            entries.push(entry(
+            entries.push(Entry::with_values(
+                &catalogue::COLD_START,
+                &[],
+                Values::Sum(1),
+            ));
+            entries.push(Entry::with_values(
                 &catalogue::INIT_DURATION,
                 &[],
                 Values::Observations(vec![50.0]),
             ));
-            entries.push(entry(
+            entries.push(Entry::with_values(
                 &catalogue::COLD_START_LATENCY,
                 &[],
                 Values::Observations(vec![2000.0]),

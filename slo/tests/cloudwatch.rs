@@ -77,23 +77,19 @@ fn emf_lines(at_ms: i64) -> String {
     let mut out = String::new();
     for (timestamp, cold, failed) in requests(at_ms) {
         let mut entries = vec![
-            Entry {
-                metric: &catalogue::REQUESTS,
-                labels: vec![],
-                values: Values::Sum(1),
-            },
-            Entry {
-                metric: &catalogue::SERVER_ERRORS,
-                labels: vec![],
-                values: Values::Sum(u64::from(failed)),
-            },
+            Entry::with_values(&catalogue::REQUESTS, &[], Values::Sum(1)),
+            Entry::with_values(
+                &catalogue::SERVER_ERRORS,
+                &[],
+                Values::Sum(u64::from(failed)),
+            ),
         ];
         if cold {
-            entries.push(Entry {
-                metric: &catalogue::COLD_START,
-                labels: vec![],
-                values: Values::Sum(1),
-            });
+            entries.push(Entry::with_values(
+                &catalogue::COLD_START,
+                &[],
+                Values::Sum(1),
+            ));
         }
         let timestamp = u64::try_from(timestamp).unwrap();
         for line in render(&identity, timestamp, &entries, &BTreeMap::new()) {

@@ -77,6 +77,18 @@ impl Entry {
         }
     }
 
+    /// An entry with `values` already recorded, under extra dimensions `labels`.
+    pub fn with_values(metric: &'static Metric, labels: &[(&str, &str)], values: Values) -> Self {
+        Self {
+            metric,
+            labels: labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            values,
+        }
+    }
+
     fn conflicts_with(&self, root: &BTreeMap<String, String>) -> bool {
         self.labels
             .iter()

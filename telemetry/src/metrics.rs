@@ -40,7 +40,7 @@ static PROCESS_IDENTITY: OnceLock<Identity> = OnceLock::new();
 /// was recorded so far, which is why services count the request as soon as it starts.
 #[derive(Debug)]
 struct Scope {
-    identity: Identity,
+    identity: Arc<Identity>,
     entries: Vec<Entry>,
     properties: BTreeMap<String, Value>,
     emitted: bool,
@@ -119,7 +119,7 @@ fn write(identity: &Identity, entries: &[Entry], properties: &BTreeMap<String, V
 /// Runs `future` as one request: metrics recorded inside it form one EMF record with
 /// `properties` (at least `trace_id` and `request_id`) and `identity`'s dimensions.
 pub async fn scoped<F: Future>(
-    identity: Identity,
+    identity: Arc<Identity>,
     properties: impl IntoIterator<Item = (&'static str, String)>,
     future: F,
 ) -> F::Output {
@@ -298,11 +298,11 @@ mod tests {
     #[test]
     fn scopes_collect_counters_and_observations_per_metric_and_labels() {
         let mut scope = Scope {
-            identity: Identity {
+            identity: Arc::new(Identity {
                 namespace: "T".into(),
                 service: Service::Proxy,
                 scope: "e".into(),
-            },
+            }),
             entries: Vec::new(),
             properties: BTreeMap::new(),
             // Not written anywhere by this test.
