@@ -7,13 +7,14 @@ const config = window.APP_CONFIG || {};
 const API_BASE = String(config.apiUrl || "").replace(/\/+$/, "");
 const PREDICT_URL = `${API_BASE}/predict`;
 
-/** The proxy's MAX_IMAGE_BYTES (the SageMaker Serverless payload limit). */
-const MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
+/** The proxy's MAX_IMAGE_BYTES (default: the SageMaker Serverless payload limit). */
+const MAX_UPLOAD_BYTES = Number(config.maxUploadBytes) > 0 ? Number(config.maxUploadBytes) : 4 * 1024 * 1024;
 /** Longest side sent to the model; it only looks at 224 x 224 after resizing to 256. */
 const MAX_SIDE = 1024;
 const JPEG_QUALITIES = [0.9, 0.8, 0.7, 0.6];
 const TOP_K = 5;
-/** Automatic retries of a busy answer (503 or 429), each after Retry-After. */
+/** Automatic retries of a busy answer (503 or 429), each after Retry-After; a longer
+ * Retry-After is not cut short: the page stops and says when to try again. */
 const MAX_RETRIES = 3;
 const MAX_RETRY_WAIT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -414,7 +415,7 @@ function sleep(ms, signal) {
   });
 }
 
-/** Retry-After as seconds or an HTTP date; 1, 2, 4 s when absent; between 0.25 and 10 s. */
+/** Retry-After as seconds or an HTTP date; 1, 2, 4 s when absent; at least 0.25 s. */
 function retryDelayMs(header, retry) {
   let ms = NaN;
   if (header) {
@@ -422,7 +423,7 @@ function retryDelayMs(header, retry) {
     ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
   }
   if (!Number.isFinite(ms)) ms = 1000 * 2 ** retry;
-  return Math.min(Math.max(ms, 250), MAX_RETRY_WAIT_MS);
+  return Math.max(ms, 250);
 }
 
 function parseJson(text) {
@@ -476,13 +477,19 @@ async function predict() {
       if (response.ok) {
         throw new UserError("Unexpected answer", "The service answered in a way this page does not understand. Please try again.", { status: response.status });
       }
-      if ((response.status === 503 || response.status === 429) && retry < MAX_RETRIES) {
-        const wait = retryDelayMs(response.headers.get("Retry-After"), retry);
+      const busy = response.status === 503 || response.status === 429;
+      const wait = busy ? retryDelayMs(response.headers.get("Retry-After"), retry) : 0;
+      if (busy && retry < MAX_RETRIES && wait <= MAX_RETRY_WAIT_MS) {
         const seconds = Math.max(1, Math.round(wait / 1000));
         setStatus(`The service is busy. Retrying in ${seconds} s (retry ${retry + 1} of ${MAX_RETRIES})…`);
         await sleep(wait, controller.signal);
         setStatus(`Retrying (retry ${retry + 1} of ${MAX_RETRIES})…`);
         continue;
+      }
+      if (busy && wait > MAX_RETRY_WAIT_MS) {
+        const seconds = Math.ceil(wait / 1000);
+        const error = errorFromResponse(response.status, body);
+        throw new UserError(error.title, `It asked to wait ${seconds}${NBSP}s before trying again. Press Predict again after that.`, error.meta);
       }
       throw errorFromResponse(response.status, body);
     }

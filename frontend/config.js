@@ -3,4 +3,5 @@
 // overwrites this file with the API Gateway URL, e.g.
 //   window.APP_CONFIG = { apiUrl: "https://abc123.execute-api.eu-west-1.amazonaws.com" };
 // apiUrl: base URL of the API without a trailing slash; "" means the page's own origin.
-window.APP_CONFIG = { apiUrl: "" };
+// maxUploadBytes: the proxy's MAX_IMAGE_BYTES (larger photos are shrunk before upload).
+window.APP_CONFIG = { apiUrl: "", maxUploadBytes: 4194304 };

@@ -120,14 +120,25 @@ impl Process {
             .expect("VmHWM line")
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (e.g. `TERM`, `STOP`) to the process.
+    pub fn signal(&self, signal: &str) {
+        send_signal(self.child.id(), signal);
+    }
+
     /// Sends SIGTERM (how SageMaker and Lambda stop processes), waits for the exit and for the
     /// last line of stdout; returns every line the process wrote.
     pub fn terminate(&mut self) -> Vec<String> {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM failed");
+        self.signal("TERM");
+        self.wait_exit()
+    }
+
+    /// Waits (at most 20 s) for a successful exit and the last line of stdout; returns every
+    /// line the process wrote.
+    pub fn wait_exit(&mut self) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             match self.child.try_wait().expect("wait for the service") {
@@ -155,6 +166,15 @@ impl Drop for Process {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Sends `signal` to process `pid` with kill(1) (no unsafe libc call needed).
+pub fn send_signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -{signal} {pid} failed");
 }
 
 /// Minimal blocking GET over std only, so readiness polling needs no async runtime.

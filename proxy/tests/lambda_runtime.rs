@@ -1,7 +1,8 @@
 //! The proxy binary under a Lambda Runtime API (a local stand-in of the API Lambda gives
 //! custom runtimes): it takes an API Gateway event from `/next`, answers it through the real
 //! SDK and model server, and has written the invocation's EMF record before it asks for the
-//! next event, after which Lambda may freeze the process.
+//! next event, after which Lambda may freeze the process (the stand-in freezes it with
+//! SIGSTOP, as Lambda would).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -29,6 +30,8 @@ struct RuntimeApi {
     next_again: mpsc::UnboundedSender<()>,
     /// Receives each posted response.
     responses: mpsc::UnboundedSender<Value>,
+    /// The runtime's process, frozen as Lambda freezes it when it asks for the next event.
+    runtime_pid: Arc<std::sync::OnceLock<u32>>,
 }
 
 async fn next(State(api): State<RuntimeApi>) -> Response {
@@ -38,8 +41,12 @@ async fn next(State(api): State<RuntimeApi>) -> Response {
         *served == 1
     };
     if !first {
+        // Lambda freezes the process here: what it has not written by now is not written
+        // until the next event comes, which may be never.
+        if let Some(pid) = api.runtime_pid.get() {
+            send_signal(*pid, "STOP");
+        }
         let _ = api.next_again.send(());
-        // Lambda would freeze the process here; the test ends first.
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
     let deadline = std::time::SystemTime::now()
@@ -93,7 +100,9 @@ async fn under_lambda_the_answer_is_posted_and_its_emf_record_written_before_the
         served: Arc::new(Mutex::new(0)),
         next_again: next_tx,
         responses: response_tx,
+        runtime_pid: Arc::default(),
     };
+    let runtime_pid = api.runtime_pid.clone();
     let router = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
         .route(
@@ -114,6 +123,8 @@ async fn under_lambda_the_answer_is_posted_and_its_emf_record_written_before_the
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
         ("AWS_LAMBDA_LOG_STREAM_NAME", "stream"),
         ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/proxy"),
+        // A slow log pipe: without the flush, the record would still be queued at the freeze.
+        ("TELEMETRY_WRITE_DELAY_MS", "300"),
         ("SAGEMAKER_ENDPOINT_NAME", ENDPOINT),
         ("SAGEMAKER_ENDPOINT_URL", &model.url("")),
         ("ALLOWED_ORIGINS", ORIGIN),
@@ -128,6 +139,7 @@ async fn under_lambda_the_answer_is_posted_and_its_emf_record_written_before_the
     .map(|(k, v)| (k, v.to_owned()))
     .collect();
     let (proxy, _) = Process::start(&workspace_binary("proxy"), &[], &env);
+    runtime_pid.set(proxy.pid()).unwrap();
 
     let answer = tokio::time::timeout(Duration::from_secs(60), response_rx.recv())
         .await
@@ -142,7 +154,8 @@ async fn under_lambda_the_answer_is_posted_and_its_emf_record_written_before_the
     tokio::time::timeout(Duration::from_secs(30), next_rx.recv())
         .await
         .expect("the runtime never asked for the next event");
-    // The flush finished before that request; the pipe reader may still trail a little.
+    // The process is frozen now. The flush finished before it asked, so the record is in the
+    // pipe already; only this test's pipe reader may still trail a little.
     let deadline = Instant::now() + Duration::from_secs(5);
     let record = loop {
         let found = proxy

@@ -236,3 +236,79 @@ async fn emf_counts_from_a_real_run_are_exact_and_every_record_follows_the_spec(
         }
     }
 }
+
+/// Sends the head and the first `sent` bytes of a `POST path` with `body` over a raw
+/// connection, so that the request is in flight until [`finish_request`].
+async fn start_request(addr: &str, path: &str, body: &[u8], sent: usize) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..sent]).await.unwrap();
+    stream
+}
+
+/// Sends the rest of the body and returns the answer's status.
+async fn finish_request(mut stream: tokio::net::TcpStream, rest: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(rest).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .expect("no answer")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    answer.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Position of the first line of `lines` that satisfies `found`.
+fn position(lines: &[String], found: impl Fn(&str) -> bool) -> usize {
+    lines
+        .iter()
+        .position(|line| found(line))
+        .unwrap_or_else(|| panic!("no such line in {lines:#?}"))
+}
+
+#[tokio::test]
+async fn a_request_in_flight_at_sigterm_is_answered_and_its_record_written_before_exit() {
+    // A slow log pipe: without the flush at exit, the last records would still be queued.
+    let slow_stdout = [("TELEMETRY_WRITE_DELAY_MS", "300")];
+    let mut model = start_model_server(&slow_stdout);
+    let mut proxy = start_proxy(&model.url(""), &slow_stdout);
+    let finch = shared_image("house-finch.jpg");
+    let is_shutdown = |line: &str| line.contains("\"shutting down\"");
+
+    // The proxy: its request has begun when SIGTERM arrives and ends after it.
+    let stream = start_request(&proxy.addr, "/predict", &finch, 1000).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.signal("TERM");
+    assert!(proxy.logged("shutting down"));
+    assert_eq!(finish_request(stream, &finch[1000..]).await, 200);
+    let lines = proxy.wait_exit();
+    let record = position(&lines, |line| {
+        telemetry::emf::is_record(line) && line.contains("\"Requests\":1")
+    });
+    assert!(
+        position(&lines, is_shutdown) < record,
+        "the request ended after the signal"
+    );
+    assert_eq!(emf_records(&lines).len(), 1, "{lines:#?}");
+
+    // The model server, the same way.
+    let stream = start_request(&model.addr, "/invocations", &finch, 1000).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    model.signal("TERM");
+    assert!(model.logged("shutting down"));
+    assert_eq!(finish_request(stream, &finch[1000..]).await, 200);
+    let lines = model.wait_exit();
+    let invocation =
+        |line: &str| telemetry::emf::is_record(line) && line.contains("\"Invocations\":1");
+    let records: Vec<&String> = lines.iter().filter(|l| invocation(l)).collect();
+    // The proxy's request and this one.
+    assert_eq!(records.len(), 2, "{lines:#?}");
+    let last = lines.iter().rposition(|l| invocation(l)).unwrap();
+    assert!(position(&lines, is_shutdown) < last);
+}

@@ -5,7 +5,12 @@
 //! - CloudWatch keeps 1-minute data for 15 days, 5-minute data for 63 days and hourly data
 //!   for 455 days, so the period is the smallest one still stored for the start of the range.
 //!   Values of a coarser period land in the finer bucket of their timestamp, which is exact
-//!   for counts and sums (the only statistics summed per period by `slo report`).
+//!   for counts and sums (the only statistics summed per period by `slo report`). The last
+//!   3 days (the longest burn-rate lookback) are always read at the period asked for, as a
+//!   second range of the same call plan, so burn rates stay exact over old windows.
+//! - CloudWatch rounds `StartTime` down (to the minute, 5 minutes or the hour, by age) and
+//!   its periods start there; the source sends the rounded start itself and puts the
+//!   datapoint stamped before the window's start into its first bucket.
 //! - Throttling is retried by the SDK's standard retry mode with exponential backoff.
 //! - [`CloudWatch::prefetch`] takes every request a report will make, so all SLOs share calls.
 //!
@@ -45,6 +50,39 @@ fn effective_period(request: &Request, now_ms: i64) -> Span {
     request.period.max(finest_period(age))
 }
 
+/// The most recent stretch that is always read at the requested period, even when the start
+/// of the range is older than CloudWatch keeps that period for: the longest burn-rate lookback,
+/// so burn rates never see coarser data than they ask for.
+const FINE_SPAN: Span = Span(3 * 86_400);
+
+/// The ranges `request` is read in, each with the datapoint timestamps taken from it: the
+/// request itself, or, when its start is too old for its period, the whole range at the
+/// coarser period CloudWatch keeps (taken up to the split) plus the last [`FINE_SPAN`] at the
+/// period asked for (taken from the split on). The split falls on a coarse boundary, so no
+/// coarse period straddles it; the whole range is the one other whole-window queries (the
+/// cold-start percentiles) use, so both share calls.
+fn pieces(request: &Request, now_ms: i64) -> Vec<(Request, std::ops::Range<i64>)> {
+    let coarse = effective_period(request, now_ms);
+    let split = (request.end_ms - FINE_SPAN.millis()).div_euclid(coarse.millis()) * coarse.millis();
+    let recent_age = Span((now_ms - split).max(0) / 1_000);
+    if coarse <= request.period
+        || split <= request.start_ms
+        || finest_period(recent_age) > request.period
+    {
+        return vec![(request.clone(), i64::MIN..request.end_ms)];
+    }
+    vec![
+        (request.clone(), i64::MIN..split),
+        (
+            Request {
+                start_ms: split,
+                ..request.clone()
+            },
+            split..request.end_ms,
+        ),
+    ]
+}
+
 /// One request of a report: queries over a range in periods.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
@@ -75,9 +113,10 @@ impl Call {
 }
 
 fn datapoints(start_ms: i64, end_ms: i64, period: Span) -> usize {
+    // One more for the period that starts at the rounded-down start (see [`aligned_start`]).
     period_count(start_ms, end_ms, period)
         .unwrap_or(usize::MAX)
-        .max(1)
+        .saturating_add(1)
 }
 
 /// Groups `requests` by time range (a call has one range, but each query its own period),
@@ -176,6 +215,14 @@ pub fn metric_data_query(index: usize, query: &Query, period: Span) -> MetricDat
         .build()
 }
 
+/// The start CloudWatch really uses: it rounds `StartTime` down to the minute (data under 15
+/// days old), to 5 minutes (under 63 days) or to the hour, and its periods start there. Sending
+/// the rounded start ourselves makes every CloudWatch-compatible server answer alike.
+fn aligned_start(start_ms: i64, now_ms: i64) -> i64 {
+    let step = finest_period(Span((now_ms - start_ms).max(0) / 1_000)).millis();
+    start_ms.div_euclid(step) * step
+}
+
 type CacheKey = (String, i64, i64, i64);
 
 fn cache_key(query: &Query, start_ms: i64, end_ms: i64, period: Span) -> CacheKey {
@@ -188,7 +235,7 @@ pub struct CloudWatch {
     client: Client,
     runtime: tokio::runtime::Runtime,
     now_ms: i64,
-    /// Values per (query, range, requested period): timestamp (ms) and value.
+    /// Values per (query, call range, period asked of CloudWatch): timestamp (ms) and value.
     cache: HashMap<CacheKey, Vec<(i64, f64)>>,
     /// Why a query could not be read (its call failed); asked again, it fails the same way.
     failed: HashMap<CacheKey, String>,
@@ -227,7 +274,12 @@ impl CloudWatch {
     /// Fetches everything `requests` ask for in as few calls as the limits allow. A failed
     /// call fails only the queries it carried (see [`Source::fetch`]).
     pub fn prefetch(&mut self, requests: &[Request]) -> Result<(), SourceError> {
-        let calls = plan(requests, self.now_ms)?;
+        let pieces: Vec<Request> = requests
+            .iter()
+            .flat_map(|r| pieces(r, self.now_ms))
+            .map(|(piece, _)| piece)
+            .collect();
+        let calls = plan(&pieces, self.now_ms)?;
         let progress = std::io::stderr().is_terminal();
         for (n, call) in calls.iter().enumerate() {
             if progress {
@@ -242,22 +294,14 @@ impl CloudWatch {
                 Ok(results) => results.into_iter().map(Ok).collect::<Vec<_>>(),
                 Err(e) => vec![Err(e.to_string()); call.queries.len()],
             };
-            let now_ms = self.now_ms;
             for ((query, period), values) in call.queries.iter().zip(results) {
-                for request in requests.iter().filter(|r| {
-                    r.start_ms == call.start_ms
-                        && r.end_ms == call.end_ms
-                        && effective_period(r, now_ms) == *period
-                        && r.queries.contains(query)
-                }) {
-                    let key = cache_key(query, request.start_ms, request.end_ms, request.period);
-                    match &values {
-                        Ok(values) => {
-                            self.cache.insert(key, values.clone());
-                        }
-                        Err(reason) => {
-                            self.failed.insert(key, reason.clone());
-                        }
+                let key = cache_key(query, call.start_ms, call.end_ms, *period);
+                match values {
+                    Ok(values) => {
+                        self.cache.insert(key, values);
+                    }
+                    Err(reason) => {
+                        self.failed.insert(key, reason);
                     }
                 }
             }
@@ -283,7 +327,10 @@ impl CloudWatch {
                 .client
                 .get_metric_data()
                 .set_metric_data_queries(Some(queries.clone()))
-                .start_time(DateTime::from_millis(call.start_ms))
+                .start_time(DateTime::from_millis(aligned_start(
+                    call.start_ms,
+                    self.now_ms,
+                )))
                 .end_time(DateTime::from_millis(call.end_ms))
                 .scan_by(ScanBy::TimestampAscending)
                 .set_next_token(token.clone());
@@ -334,25 +381,45 @@ impl Source for CloudWatch {
         end_ms: i64,
         period: Span,
     ) -> Result<Vec<Vec<Option<f64>>>, SourceError> {
+        let request = Request {
+            queries: queries.to_vec(),
+            start_ms,
+            end_ms,
+            period,
+        };
+        let pieces = pieces(&request, self.now_ms);
+        let now_ms = self.now_ms;
+        let keys = |query: &Query| -> Vec<(CacheKey, std::ops::Range<i64>)> {
+            pieces
+                .iter()
+                .map(|(p, taken)| {
+                    let period = effective_period(p, now_ms);
+                    (
+                        cache_key(query, p.start_ms, p.end_ms, period),
+                        taken.clone(),
+                    )
+                })
+                .collect()
+        };
         let missing: Vec<Query> = queries
             .iter()
             .filter(|q| {
-                let key = cache_key(q, start_ms, end_ms, period);
-                !self.cache.contains_key(&key) && !self.failed.contains_key(&key)
+                keys(q)
+                    .iter()
+                    .any(|(key, _)| !self.cache.contains_key(key) && !self.failed.contains_key(key))
             })
             .cloned()
             .collect();
         if !missing.is_empty() {
             self.prefetch(&[Request {
                 queries: missing,
-                start_ms,
-                end_ms,
-                period,
+                ..request.clone()
             }])?;
         }
         if let Some(reason) = queries
             .iter()
-            .find_map(|q| self.failed.get(&cache_key(q, start_ms, end_ms, period)))
+            .flat_map(&keys)
+            .find_map(|(key, _)| self.failed.get(&key))
         {
             return Err(SourceError::Fetch(reason.clone()));
         }
@@ -362,12 +429,21 @@ impl Source for CloudWatch {
             .iter()
             .map(|query| {
                 let mut out: Vec<Option<f64>> = vec![None; buckets];
-                let key = cache_key(query, start_ms, end_ms, period);
-                for (timestamp, value) in self.cache.get(&key).into_iter().flatten() {
-                    if *timestamp < start_ms || *timestamp >= end_ms {
+                let datapoints = keys(query).into_iter().flat_map(|(key, taken)| {
+                    self.cache
+                        .get(&key)
+                        .into_iter()
+                        .flatten()
+                        .filter(move |(timestamp, _)| taken.contains(timestamp))
+                });
+                for (timestamp, value) in datapoints {
+                    if *timestamp >= end_ms {
                         continue;
                     }
-                    let index = usize::try_from((timestamp - start_ms) / period_ms).unwrap_or(0);
+                    // A datapoint stamped at the rounded-down start (see [`aligned_start`])
+                    // covers the first bucket too: it belongs there, not nowhere.
+                    let index =
+                        usize::try_from((timestamp - start_ms).max(0) / period_ms).unwrap_or(0);
                     // Coarser datapoints of additive statistics add up in their bucket.
                     out[index] = Some(out[index].unwrap_or(0.0) + value);
                 }
@@ -477,6 +553,59 @@ mod tests {
                 .iter()
                 .all(|c| c.datapoints() <= MAX_DATAPOINTS_PER_CALL)
         );
+    }
+
+    #[test]
+    fn the_start_is_rounded_down_as_cloudwatch_rounds_it() {
+        let minute = 60_000;
+        let odd = NOW - 3 * DAY.millis() + 12_345;
+        assert_eq!(aligned_start(odd, NOW), odd - 12_345);
+        let old = NOW - 20 * DAY.millis() + 61_000;
+        assert_eq!(aligned_start(old, NOW) % (5 * minute), 0);
+        assert!(old - aligned_start(old, NOW) < 5 * minute);
+        assert_eq!(
+            aligned_start(NOW - 100 * DAY.millis(), NOW) % HOUR.millis(),
+            0
+        );
+    }
+
+    #[test]
+    fn a_window_older_than_minute_data_reads_its_last_three_days_per_minute() {
+        let end = NOW - 7 * 60_000;
+        let window = Request {
+            queries: vec![query("Requests", Stat::Sum)],
+            start_ms: end - 28 * DAY.millis(),
+            end_ms: end,
+            period: MINUTE,
+        };
+        let parts = pieces(&window, NOW);
+        assert_eq!(parts.len(), 2);
+        let ((old, before), (recent, after)) = (&parts[0], &parts[1]);
+        assert_eq!(
+            old, &window,
+            "the whole window, shared with whole-window queries"
+        );
+        let split = before.end;
+        assert_eq!(after.start, split);
+        assert_eq!(recent.start_ms, split);
+        assert_eq!(recent.end_ms, end);
+        assert_eq!(split % Span(300).millis(), 0, "on a 5-minute boundary");
+        assert!(end - split >= FINE_SPAN.millis() && end - split < FINE_SPAN.millis() + 300_000);
+        assert_eq!(effective_period(old, NOW), Span(300));
+        assert_eq!(effective_period(recent, NOW), MINUTE);
+        let calls = plan(&[old.clone(), recent.clone()], NOW).unwrap();
+        assert_eq!(calls.len(), 2, "one call per range");
+        // A window CloudWatch keeps per minute, or a query over one period, stays whole.
+        let recent = Request {
+            start_ms: end - 7 * DAY.millis(),
+            ..window.clone()
+        };
+        assert_eq!(pieces(&recent, NOW), vec![(recent.clone(), i64::MIN..end)]);
+        let whole = Request {
+            period: Span(28 * 86_400),
+            ..window
+        };
+        assert_eq!(pieces(&whole, NOW), vec![(whole.clone(), i64::MIN..end)]);
     }
 
     #[test]

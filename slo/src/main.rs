@@ -50,7 +50,8 @@ struct ReportArgs {
     /// credentials come from the standard AWS environment and profile settings.
     #[arg(long)]
     endpoint_url: Option<String>,
-    /// End of the evaluated windows (RFC 3339, e.g. 2026-11-25T12:00:00Z); default: now.
+    /// End of the evaluated windows (RFC 3339, e.g. 2026-11-25T12:00:00Z), rounded up to a whole
+    /// minute; default: now.
     #[arg(long)]
     at: Option<String>,
     /// Evaluate every SLO over this rolling window instead of its own (e.g. 7d).
@@ -136,6 +137,9 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             .as_millisecond(),
         None => jiff::Timestamp::now().as_millisecond(),
     };
+    // Windows end on a whole minute, CloudWatch's finest period, so its datapoints and the
+    // report's periods line up; rounding up keeps the events of the current minute.
+    let at_ms = at_ms.div_euclid(60_000) * 60_000 + if at_ms % 60_000 == 0 { 0 } else { 60_000 };
     let window = args
         .window
         .as_deref()

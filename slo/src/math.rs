@@ -8,7 +8,17 @@
 //! - **Burn rate** over a lookback = (bad / total over the lookback) / budget: 1 spends the
 //!   budget exactly over the SLO window; 14.4 spends 2 % of a 30-day budget in one hour.
 //! - **Time to exhaustion** at burn rate b with fraction r of the budget left:
-//!   r × window / b.
+//!   r × window / b (rolling); for a calendar window, in which only the elapsed part has
+//!   happened, (window − consumed × elapsed) / b, traffic assumed to go on as so far.
+//! - **Projected budget** at the end of the window if b holds: 1 − consumed × elapsed / window
+//!   − b × left / window (calendar); 1 − b for a rolling window (a whole window from now).
+//! - **Latency good events** are the values at or under the threshold: CloudWatch's
+//!   `TC(:threshold)` statistic per period (total: `SampleCount`), counted from the raw values
+//!   for EMF logs; summed over the window like any other count.
+//! - **Timeslices** (OpenSLO): a slice is good when its good/total ratio meets
+//!   `timeSliceTarget` (ratio indicators) or its statistic meets `op value` (threshold
+//!   indicators); SLI = good slices / all slices of the window. A slice without events failed
+//!   nothing and counts as good, once the window has any events at all (otherwise no data).
 //! - **Alert tiers** (multi-window, multi-burn-rate, Google SRE workbook ch. 5): page when the
 //!   1 h and 5 m burn rates both exceed the rate that spends 2 % of the budget in 1 h, or the
 //!   6 h and 30 m rates both exceed the rate that spends 5 % in 6 h; ticket when the 3 d and
@@ -150,19 +160,35 @@ pub fn firing(window: Span, burn: impl Fn(Span) -> Option<f64>) -> Option<Tier> 
         .max()
 }
 
-/// How long until the remaining budget is spent at `burn_rate`; `None` when it never is.
-pub fn time_to_exhaustion(remaining: f64, burn_rate: f64, window: Span) -> Option<Span> {
+/// How long until the whole window's budget is spent at `burn_rate`, with `consumed` of the
+/// budget of the `elapsed` part of the window already spent; `None` when it never is.
+///
+/// Traffic is assumed to go on as so far, so the window's budget in events is the elapsed
+/// budget scaled to the window: the time left is `(window − consumed × elapsed) / burn_rate`,
+/// which for a rolling window (elapsed = window) is `remaining × window / burn_rate`.
+pub fn time_to_exhaustion(
+    consumed: f64,
+    burn_rate: f64,
+    elapsed: Span,
+    window: Span,
+) -> Option<Span> {
     if burn_rate <= 0.0 {
         return None;
     }
+    let whole = window.ratio(Span(1));
+    let spent = consumed * elapsed.ratio(Span(1));
     #[allow(clippy::cast_possible_truncation)]
-    let seconds = (remaining.max(0.0) * window.ratio(Span(1)) / burn_rate).round() as i64;
+    let seconds = ((whole - spent).max(0.0) / burn_rate).round() as i64;
     Some(Span(seconds))
 }
 
-/// The budget left at the end of a calendar window if `burn_rate` holds for `time_left`.
-pub fn projected_remaining(remaining: f64, burn_rate: f64, time_left: Span, window: Span) -> f64 {
-    remaining - burn_rate * time_left.ratio(window)
+/// The share of the window's budget left at its end if `burn_rate` holds for `time_left`,
+/// with `consumed` of the budget of the elapsed part spent (traffic as so far):
+/// `1 − consumed × elapsed / window − burn_rate × time_left / window`. For a rolling window
+/// (a whole window from now at that rate) `time_left` is the window and this is `1 − rate`.
+pub fn projected_remaining(consumed: f64, burn_rate: f64, time_left: Span, window: Span) -> f64 {
+    let left = time_left.ratio(window).clamp(0.0, 1.0);
+    1.0 - consumed * (1.0 - left) - burn_rate * left
 }
 
 /// Exact percentile of `values` (nearest rank, as CloudWatch reports for raw values).
@@ -252,15 +278,34 @@ mod tests {
         };
         // 1 % errors against a 0.1 % budget: burning 10x.
         assert!(close(events.burn_rate(0.001).unwrap(), 10.0));
-        // Half the budget left at 10x: 30 d * 0.5 / 10 = 1.5 d.
+        // Rolling: half the budget left at 10x: 30 d * 0.5 / 10 = 1.5 d.
         assert_eq!(
-            time_to_exhaustion(0.5, 10.0, THIRTY_DAYS),
+            time_to_exhaustion(0.5, 10.0, THIRTY_DAYS, THIRTY_DAYS),
             Some(Span(129_600))
         );
-        assert_eq!(time_to_exhaustion(0.5, 0.0, THIRTY_DAYS), None);
+        assert_eq!(time_to_exhaustion(0.5, 0.0, THIRTY_DAYS, THIRTY_DAYS), None);
+        // Calendar, day 3 of 30 with half of those 3 days' budget spent: 1.5 days' worth of
+        // the 30-day budget is gone, 28.5 days' worth is left; at 10x that lasts 2.85 days.
+        assert_eq!(
+            time_to_exhaustion(0.5, 10.0, Span(3 * 86_400), THIRTY_DAYS),
+            Some(Span(246_240))
+        );
+        // Rolling: a whole window at 2x spends the budget twice.
+        assert!(close(
+            projected_remaining(0.5, 2.0, THIRTY_DAYS, THIRTY_DAYS),
+            -1.0
+        ));
+        // Calendar, half-way with half the budget so far spent (a quarter of the window's),
+        // then 2x for the other half (the window's whole budget): a quarter overspent.
         assert!(close(
             projected_remaining(0.5, 2.0, Span(15 * 86_400), THIRTY_DAYS),
-            -0.5
+            -0.25
+        ));
+        // Day 1 of 28 with half of that day's budget spent, then burning at 0.5: about half
+        // of the window's budget is left (0.5/28 spent so far, 0.5 × 27/28 to come).
+        assert!(close(
+            projected_remaining(0.5, 0.5, Span(27 * 86_400), Span(28 * 86_400)),
+            1.0 - 0.5 / 28.0 - 0.5 * 27.0 / 28.0
         ));
     }
 

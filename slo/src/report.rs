@@ -246,17 +246,31 @@ pub fn evaluate(
     // Whole periods, ending at `end`.
     let span = end - fetch_start;
     let fetch_start = end - (span + period.millis() - 1) / period.millis() * period.millis();
-    let periods = events_per_period(slo, source, fetch_start, end, period)?;
+    let mut periods = events_per_period(slo, source, fetch_start, end, period)?;
+    let window_skip = usize::try_from((start - fetch_start).max(0) / period.millis()).unwrap_or(0);
+    if slo.budgeting == BudgetingMethod::Timeslices
+        && periods
+            .get(window_skip..)
+            .is_some_and(|slices| slices.iter().any(|s| s.total > 0.0))
+    {
+        // OpenSLO's Timeslices SLI is good slices over all slices of the window; a slice
+        // without events failed nothing. A window without any events stays undefined.
+        for slice in periods.iter_mut().filter(|s| s.total == 0.0) {
+            *slice = Events {
+                good: 1.0,
+                total: 1.0,
+            };
+        }
+    }
     let sum_since = |since: i64| -> Events {
         let skip = usize::try_from((since - fetch_start).max(0) / period.millis()).unwrap_or(0);
         periods.iter().skip(skip).copied().sum()
     };
     let events = sum_since(start);
-    let skip = usize::try_from((start - fetch_start).max(0) / period.millis()).unwrap_or(0);
-    let in_window = periods.get(skip..).unwrap_or_default();
+    let in_window = periods.get(window_skip..).unwrap_or_default();
     let burn_down = burn_down(
         in_window,
-        fetch_start + i64::try_from(skip).unwrap_or(0) * period.millis(),
+        fetch_start + i64::try_from(window_skip).unwrap_or(0) * period.millis(),
         period,
         slo.budget(),
     );
@@ -272,19 +286,24 @@ pub fn evaluate(
         .collect();
     let firing = math::firing(length, burn);
     let current = burn(HOUR);
-    let time_to_exhaustion = match (budget.remaining, current) {
-        (Some(remaining), _) if remaining <= 0.0 => Some("exhausted".to_owned()),
-        (Some(remaining), Some(rate)) => Some(
-            math::time_to_exhaustion(remaining, rate, length)
+    // A rolling window has always elapsed whole and is projected a whole window ahead; a
+    // calendar window has elapsed up to now and is projected to its end.
+    let (elapsed, ahead) = match time_left {
+        Some(left) => (Span(length.seconds() - left.seconds()), left),
+        None => (length, length),
+    };
+    let time_to_exhaustion = match (budget.remaining, budget.consumed, current) {
+        (Some(remaining), _, _) if remaining <= 0.0 => Some("exhausted".to_owned()),
+        (_, Some(consumed), Some(rate)) => Some(
+            math::time_to_exhaustion(consumed, rate, elapsed, length)
                 .map_or_else(|| "never".to_owned(), |s| s.to_string()),
         ),
         _ => None,
     };
-    let projected_remaining = match (budget.remaining, current, time_left) {
-        (Some(remaining), Some(rate), Some(left)) => {
-            Some(math::projected_remaining(remaining, rate, left, length))
+    let projected_remaining = match (budget.consumed, current) {
+        (Some(consumed), Some(rate)) => {
+            Some(math::projected_remaining(consumed, rate, ahead, length))
         }
-        (Some(_), Some(rate), None) => Some(1.0 - rate),
         _ => None,
     };
     let sli = events.ratio();
@@ -412,12 +431,16 @@ pub fn cold_start(
         };
         components.push(component(source, load, start, options.at_ms, length, 1.0));
     }
+    // The proxy's `Endpoint` dimension is the SageMaker endpoint's name.
     let setup = Query {
-        namespace: "AWS/SageMaker".to_owned(),
-        metric: "ModelSetupTime".to_owned(),
+        namespace: catalogue::SAGEMAKER_MODEL_SETUP_TIME.namespace.to_owned(),
+        metric: catalogue::SAGEMAKER_MODEL_SETUP_TIME.name.to_owned(),
         dimensions: vec![
-            ("EndpointName".to_owned(), endpoint.clone()),
-            ("VariantName".to_owned(), "AllTraffic".to_owned()),
+            (catalogue::DIM_ENDPOINT_NAME.to_owned(), endpoint.clone()),
+            (
+                catalogue::DIM_VARIANT_NAME.to_owned(),
+                catalogue::SAGEMAKER_VARIANT.to_owned(),
+            ),
         ],
         stat: Stat::Sum,
     };

@@ -342,3 +342,92 @@ fn the_catalogue_command_prints_the_telemetry_catalogue() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8(out.stdout).unwrap(), catalogue::to_json());
 }
+
+/// One day of model-server invocations before `AT`: 10 per 5-minute slice, one of them a
+/// server error in the slices `bad_slices` (0 = the last), a client error in slice 100.
+fn model_server_logs(bad_slices: &[u64]) -> String {
+    let identity = Identity {
+        namespace: catalogue::DEFAULT_NAMESPACE.into(),
+        service: catalogue::Service::ModelServer,
+        scope: "mobilenetv2-int8".into(),
+    };
+    let mut lines = String::new();
+    for slice in 0..288_u64 {
+        let slice_start = AT_MS - 300_000 * (slice + 1);
+        for j in 0..10_u64 {
+            let class = match (j, slice) {
+                (0, s) if bad_slices.contains(&s) => Some("server"),
+                (0, 100) => Some("client"),
+                _ => None,
+            };
+            let errors = match class {
+                Some(class) => Entry::with_values(
+                    &catalogue::INVOCATION_ERRORS,
+                    &[(catalogue::DIM_ERROR_CLASS, class)],
+                    Values::Sum(1),
+                ),
+                None => Entry::with_values(&catalogue::INVOCATION_ERRORS, &[], Values::Sum(0)),
+            };
+            let entries = [
+                Entry::with_values(&catalogue::INVOCATIONS, &[], Values::Sum(1)),
+                errors,
+            ];
+            let properties =
+                BTreeMap::from([("request_id".to_owned(), json!(format!("m{slice}-{j}")))]);
+            for line in render(
+                &identity,
+                slice_start + 10_000 + 25_000 * j,
+                &entries,
+                &properties,
+            ) {
+                lines.push_str(&line);
+                lines.push('\n');
+            }
+        }
+    }
+    lines
+}
+
+#[test]
+fn timeslices_count_every_slice_of_the_window_and_page_on_a_bad_last_slice() {
+    let dir = temp_dir("timeslices");
+    // Bad slices: the last one, 3 hours ago and 20 hours ago.
+    std::fs::write(dir.join("model.log"), model_server_logs(&[0, 36, 240])).unwrap();
+    let (code, report) = report_json(&dir, &["--fail-on", "page"]);
+    let model = slo_named(&report, "model-server-errors");
+    // 28 days of 5-minute slices; the slices without invocations failed nothing.
+    assert_eq!(model["events"], json!({"good": 8061.0, "total": 8064.0}));
+    assert_eq!(model["status"], "met");
+    // 3 of the 40.32 bad slices the budget allows.
+    assert!(close(&model["budget"]["consumed"], 3.0 / 40.32));
+    let burn = |lookback: &str| {
+        model["burn_rates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["lookback"] == lookback)
+            .unwrap()["rate"]
+            .clone()
+    };
+    assert!(close(&burn("5m"), 1.0 / 0.005));
+    assert!(close(&burn("1h"), (1.0 / 12.0) / 0.005));
+    assert!(close(&burn("6h"), (2.0 / 72.0) / 0.005));
+    assert!(close(&burn("3d"), (3.0 / 864.0) / 0.005));
+    // 1h at 16.7 and 5m at 200 both exceed the 28-day page threshold (13.44).
+    assert_eq!(model["firing"], "page");
+    assert_eq!(code, 1);
+    // Rolling window: a whole window more at the 1-hour rate.
+    assert!(close(
+        &model["projected_remaining"],
+        1.0 - (1.0 / 12.0) / 0.005
+    ));
+
+    // The same day with no server errors: nothing bad, nothing fires; a client error is not
+    // the model server's fault.
+    std::fs::write(dir.join("model.log"), model_server_logs(&[])).unwrap();
+    let (code, report) = report_json(&dir, &["--fail-on", "ticket"]);
+    let model = slo_named(&report, "model-server-errors");
+    assert_eq!(model["events"], json!({"good": 8064.0, "total": 8064.0}));
+    assert_eq!(model["firing"], Value::Null);
+    assert_eq!(code, 0);
+}

@@ -181,8 +181,15 @@ fn by_name(report: &Value) -> BTreeMap<String, Value> {
 #[tokio::test]
 async fn cloudwatch_and_emf_give_the_same_exact_slis_for_the_same_events() {
     let moto = Moto::start();
-    // A whole minute, so 5-minute datapoints line up with the lookbacks.
-    let at_ms = jiff::Timestamp::now().as_millisecond() / 60_000 * 60_000;
+    // A whole minute (as `slo report` rounds it) that is not on a 5-minute boundary: the
+    // window's start is older than CloudWatch's 1-minute data, so its first datapoint is
+    // stamped before the start, and the burn rates come from the per-minute last 3 days.
+    let minute = jiff::Timestamp::now().as_millisecond() / 60_000 * 60_000;
+    let at_ms = if minute % 300_000 == 0 {
+        minute - 60_000
+    } else {
+        minute
+    };
     publish(&moto.url, at_ms).await;
     let logs = temp_dir("same-events");
     std::fs::write(logs.join("proxy.log"), emf_lines(at_ms)).unwrap();
@@ -203,13 +210,20 @@ async fn cloudwatch_and_emf_give_the_same_exact_slis_for_the_same_events() {
     let mut args = common.to_vec();
     args.extend(["--source", "cloudwatch", "--endpoint-url", &moto.url]);
     let (cloudwatch, stderr) = report(&args);
-    // Both SLOs and the cold-start section share one call: one time range, about 24,200
-    // datapoints.
-    assert!(stderr.contains("slo: 1 GetMetricData call(s)"), "{stderr}");
+    // The 28-day windows (with the cold-start section) in one call, their last 3 days per
+    // minute in another.
+    assert!(stderr.contains("slo: 2 GetMetricData call(s)"), "{stderr}");
     let mut args = common.to_vec();
     args.extend(["--source", "emf", "--logs", logs.to_str().unwrap()]);
     let (emf, _) = report(&args);
 
+    // The cold-start counts come from one period spanning the whole 28 days, whose datapoint
+    // CloudWatch stamps at the start rounded down to 5 minutes (before the window's start
+    // when `at` is not on a 5-minute boundary): it must still count.
+    for (field, expected) in [("cold_starts", 1.0), ("requests", 600.0)] {
+        assert_eq!(cloudwatch["cold_start"][field], expected, "{cloudwatch}");
+        assert_eq!(emf["cold_start"][field], expected, "{emf}");
+    }
     let (cloudwatch, emf) = (by_name(&cloudwatch), by_name(&emf));
     let availability = &cloudwatch["proxy-availability"];
     assert_eq!(

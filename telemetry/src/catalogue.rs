@@ -345,33 +345,42 @@ pub struct AwsMetric {
     pub description: &'static str,
 }
 
+/// SageMaker's namespace and the dimensions of its endpoint metrics.
+pub const SAGEMAKER_NAMESPACE: &str = "AWS/SageMaker";
+pub const DIM_ENDPOINT_NAME: &str = "EndpointName";
+pub const DIM_VARIANT_NAME: &str = "VariantName";
+/// The production variant our endpoint configuration defines (SageMaker's usual name).
+pub const SAGEMAKER_VARIANT: &str = "AllTraffic";
+
+pub const SAGEMAKER_MODEL_SETUP_TIME: AwsMetric = AwsMetric {
+    namespace: SAGEMAKER_NAMESPACE,
+    name: "ModelSetupTime",
+    unit: "Microseconds",
+    dimensions: &[DIM_ENDPOINT_NAME, DIM_VARIANT_NAME],
+    description: "serverless endpoint: time to launch compute for a cold invocation",
+};
+
 pub const AWS_METRICS: &[AwsMetric] = &[
+    SAGEMAKER_MODEL_SETUP_TIME,
     AwsMetric {
-        namespace: "AWS/SageMaker",
-        name: "ModelSetupTime",
-        unit: "Microseconds",
-        dimensions: &["EndpointName", "VariantName"],
-        description: "serverless endpoint: time to launch compute for a cold invocation",
-    },
-    AwsMetric {
-        namespace: "AWS/SageMaker",
+        namespace: SAGEMAKER_NAMESPACE,
         name: "Invocations",
         unit: "Count",
-        dimensions: &["EndpointName", "VariantName"],
+        dimensions: &[DIM_ENDPOINT_NAME, DIM_VARIANT_NAME],
         description: "InvokeEndpoint requests SageMaker received",
     },
     AwsMetric {
-        namespace: "AWS/SageMaker",
+        namespace: SAGEMAKER_NAMESPACE,
         name: "ModelLatency",
         unit: "Microseconds",
-        dimensions: &["EndpointName", "VariantName"],
+        dimensions: &[DIM_ENDPOINT_NAME, DIM_VARIANT_NAME],
         description: "time the container took to answer, as SageMaker saw it",
     },
     AwsMetric {
-        namespace: "AWS/SageMaker",
+        namespace: SAGEMAKER_NAMESPACE,
         name: "Invocation5XXErrors",
         unit: "Count",
-        dimensions: &["EndpointName", "VariantName"],
+        dimensions: &[DIM_ENDPOINT_NAME, DIM_VARIANT_NAME],
         description: "InvokeEndpoint requests that failed with 5xx",
     },
 ];

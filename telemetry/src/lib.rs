@@ -44,6 +44,11 @@ pub struct Config {
     /// export when unset.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
+
+    /// Fault injection for tests: the stdout writer waits this many milliseconds before each
+    /// burst of lines, like a slow log pipe. 0 (the default) in any real deployment.
+    #[arg(long, env = "TELEMETRY_WRITE_DELAY_MS", default_value_t = 0, hide = true)]
+    pub write_delay_ms: u64,
 }
 
 impl Default for Config {
@@ -52,6 +57,7 @@ impl Default for Config {
             metrics_namespace: catalogue::DEFAULT_NAMESPACE.into(),
             telemetry: "on".into(),
             otlp_endpoint: None,
+            write_delay_ms: 0,
         }
     }
 }
@@ -102,6 +108,7 @@ impl Telemetry {
             .then(|| trace::provider(identity.service.name(), exporter, false));
         Self::install(
             sink::Output::Stdout,
+            Duration::from_millis(config.write_delay_ms),
             identity,
             provider,
             default_filter,
@@ -118,17 +125,25 @@ impl Telemetry {
         default_filter: &str,
     ) -> Result<Self, Error> {
         let provider = trace::provider(identity.service.name(), Some(exporter), true);
-        Self::install(output, identity, Some(provider), default_filter, true)
+        Self::install(
+            output,
+            Duration::ZERO,
+            identity,
+            Some(provider),
+            default_filter,
+            true,
+        )
     }
 
     fn install(
         output: sink::Output,
+        write_delay: Duration,
         identity: Identity,
         provider: Option<SdkTracerProvider>,
         default_filter: &str,
         metrics_on: bool,
     ) -> Result<Self, Error> {
-        sink::install(output);
+        sink::install(output, write_delay);
         let filter =
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
         // Spans are ours alone (not, e.g., lambda_runtime's per-invocation span, which would be

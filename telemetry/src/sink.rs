@@ -23,8 +23,10 @@ pub enum Output {
 static SENDER: OnceLock<Sender<Message>> = OnceLock::new();
 static MEMORY: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
 
-/// Starts the writer thread; later calls keep the first output.
-pub fn install(output: Output) {
+/// Starts the writer thread; later calls keep the first output. `write_delay` makes the
+/// writer wait that long before each burst of lines, as behind a slow log pipe (fault
+/// injection: tests show that flushes still wait for every line; zero in production).
+pub fn install(output: Output, write_delay: Duration) {
     SENDER.get_or_init(|| {
         if let Output::Memory(buffer) = &output {
             let _ = MEMORY.set(buffer.clone());
@@ -32,7 +34,7 @@ pub fn install(output: Output) {
         let (sender, receiver) = mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("telemetry-writer".into())
-            .spawn(move || write_loop(&receiver, &output));
+            .spawn(move || write_loop(&receiver, &output, write_delay));
         if let Err(e) = spawned {
             // Without the thread nothing could be written; say so where it can still be seen.
             let _ = writeln!(std::io::stderr(), "telemetry writer thread failed: {e}");
@@ -41,9 +43,12 @@ pub fn install(output: Output) {
     });
 }
 
-fn write_loop(receiver: &Receiver<Message>, output: &Output) {
+fn write_loop(receiver: &Receiver<Message>, output: &Output, write_delay: Duration) {
     let stdout = std::io::stdout();
     while let Ok(first) = receiver.recv() {
+        if !write_delay.is_zero() {
+            std::thread::sleep(write_delay);
+        }
         let mut next = Some(first);
         // Drain what is queued, then flush once: one syscall per burst, not per line.
         while let Some(message) = next {

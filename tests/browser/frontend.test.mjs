@@ -452,6 +452,8 @@ describe("prediction page in Chromium", { timeout: 120_000 }, () => {
       });
       const cases = [
         [json(503, "busy", { "Retry-After": "0" }), /The service is busy/, "HTTP 503 · code busy · request id req-123", 4],
+        // A Retry-After longer than the page waits is not cut short: no retry, the wait in words.
+        [json(503, "busy", { "Retry-After": "30" }), /The service is busy/, "HTTP 503 · code busy · request id req-123", 1],
         [{ status: 502, headers: { "Content-Type": "text/html" }, body: "<html><body><h1>502 Bad Gateway</h1></body></html>" }, /The service had a problem/, "HTTP 502", 1],
         [{ status: 429, headers: { "Content-Type": "application/json", "Retry-After": "0" }, body: '{"message":"Too Many Requests"}' }, /The service is busy/, "HTTP 429", 4],
         [json(413, "payload_too_large"), /The image is too large/, "HTTP 413 · code payload_too_large · request id req-123", 1],

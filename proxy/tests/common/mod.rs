@@ -5,7 +5,8 @@ use std::time::Duration;
 
 #[path = "../../../test-support/process.rs"]
 mod process;
-pub use process::Process;
+#[allow(unused_imports)] // not every suite signals processes
+pub use process::{Process, send_signal};
 #[path = "../../../test-support/stack.rs"]
 mod stack;
 pub use stack::*;
