@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::catalogue::{Kind, Metric};
 
@@ -120,6 +120,16 @@ pub fn render(
     for entry in entries {
         match &entry.values {
             Values::Observations(values) if values.is_empty() => {}
+            Values::Observations(values) if values.iter().any(|v| !v.is_finite()) => {
+                // NaN and infinities have no JSON form, and CloudWatch would drop the record.
+                let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+                for chunk in finite.chunks(MAX_VALUES) {
+                    pieces.push(Entry {
+                        values: Values::Observations(chunk.to_vec()),
+                        ..entry.clone()
+                    });
+                }
+            }
             Values::Observations(values) => {
                 for chunk in values.chunks(MAX_VALUES) {
                     pieces.push(Entry {
@@ -157,6 +167,66 @@ pub fn render(
         .collect()
 }
 
+/// Writes JSON objects straight into a string: a record is rendered once per request on the
+/// request path, so it skips building a `serde_json::Value` tree first.
+struct ObjectWriter {
+    out: String,
+    empty: bool,
+}
+
+impl ObjectWriter {
+    fn new() -> Self {
+        let mut out = String::with_capacity(768);
+        out.push('{');
+        Self { out, empty: true }
+    }
+
+    fn key(&mut self, name: &str) -> &mut String {
+        if !self.empty {
+            self.out.push(',');
+        }
+        self.empty = false;
+        push_json_string(&mut self.out, name);
+        self.out.push(':');
+        &mut self.out
+    }
+
+    fn finish(mut self) -> String {
+        self.out.push('}');
+        self.out
+    }
+}
+
+fn push_json_string(out: &mut String, text: &str) {
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A finite number as JSON: Rust's shortest round-trip form, with `.0` on whole numbers so
+/// that readers see a float, as `serde_json` writes it.
+fn push_number(out: &mut String, value: f64) {
+    use std::fmt::Write as _;
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        let _ = write!(out, "{value:.1}");
+    } else {
+        let _ = write!(out, "{value}");
+    }
+}
+
 fn render_record(
     identity: &Identity,
     timestamp_ms: u64,
@@ -164,18 +234,31 @@ fn render_record(
     members: &[Entry],
     properties: &BTreeMap<String, Value>,
 ) -> String {
-    let mut root = Map::new();
-    for (key, value) in properties {
-        root.insert(key.clone(), value.clone());
-    }
+    use std::fmt::Write as _;
     let [service_dim, scope_dim] = identity.service.base_dimensions();
-    root.insert(service_dim.into(), identity.service.name().into());
-    root.insert(scope_dim.into(), identity.scope.clone().into());
+    // Dimensions and metric values own their keys; a property may not shadow them.
+    let taken = |key: &str| {
+        key == "_aws"
+            || key == service_dim
+            || key == scope_dim
+            || labels.contains_key(key)
+            || members.iter().any(|m| m.metric.name == key)
+    };
+    let mut record = ObjectWriter::new();
+    for (key, value) in properties.iter().filter(|(key, _)| !taken(key)) {
+        let out = record.key(key);
+        match value {
+            Value::String(text) => push_json_string(out, text),
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    push_json_string(record.key(service_dim), identity.service.name());
+    push_json_string(record.key(scope_dim), &identity.scope);
     for (key, value) in labels {
-        root.insert(key.clone(), value.clone().into());
+        push_json_string(record.key(key), value);
     }
     // One directive per distinct list of dimension sets.
-    let mut directives: Vec<(Vec<Vec<&'static str>>, Vec<Value>)> = Vec::new();
+    let mut directives: Vec<(Vec<Vec<&'static str>>, Vec<&Entry>)> = Vec::new();
     for entry in members {
         let sets: Vec<Vec<&'static str>> = entry
             .metric
@@ -189,29 +272,65 @@ fn render_record(
                 })
             })
             .collect();
-        let definition = json!({ "Name": entry.metric.name, "Unit": entry.metric.unit.as_str() });
         match directives.iter_mut().find(|(s, _)| *s == sets) {
-            Some((_, metrics)) => metrics.push(definition),
-            None => directives.push((sets, vec![definition])),
+            Some((_, metrics)) => metrics.push(entry),
+            None => directives.push((sets, vec![entry])),
         }
-        let value = match &entry.values {
-            Values::Sum(sum) => json!(sum),
-            Values::Observations(values) if values.len() == 1 => json!(values[0]),
-            Values::Observations(values) => json!(values),
-        };
-        root.insert(entry.metric.name.into(), value);
+        let out = record.key(entry.metric.name);
+        match &entry.values {
+            Values::Sum(sum) => {
+                let _ = write!(out, "{sum}");
+            }
+            Values::Observations(values) if values.len() == 1 => push_number(out, values[0]),
+            Values::Observations(values) => {
+                out.push('[');
+                for (i, value) in values.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    push_number(out, *value);
+                }
+                out.push(']');
+            }
+        }
     }
-    let directives: Vec<Value> = directives
-        .into_iter()
-        .map(|(sets, metrics)| {
-            json!({ "Namespace": identity.namespace, "Dimensions": sets, "Metrics": metrics })
-        })
-        .collect();
-    root.insert(
-        "_aws".into(),
-        json!({ "Timestamp": timestamp_ms, "CloudWatchMetrics": directives }),
-    );
-    Value::Object(root).to_string()
+    let out = record.key("_aws");
+    let _ = write!(out, "{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":[");
+    for (i, (sets, metrics)) in directives.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"Namespace\":");
+        push_json_string(out, &identity.namespace);
+        out.push_str(",\"Dimensions\":[");
+        for (j, set) in sets.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            for (k, dim) in set.iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                push_json_string(out, dim);
+            }
+            out.push(']');
+        }
+        out.push_str("],\"Metrics\":[");
+        for (j, entry) in metrics.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"Name\":");
+            push_json_string(out, entry.metric.name);
+            out.push_str(",\"Unit\":");
+            push_json_string(out, entry.metric.unit.as_str());
+            out.push('}');
+        }
+        out.push_str("]}");
+    }
+    out.push_str("]}");
+    record.finish()
 }
 
 /// Checks `record` against the EMF specification; every violation is reported.
@@ -322,6 +441,7 @@ pub fn is_record(line: &str) -> bool {
 mod tests {
     use super::*;
     use crate::catalogue::{self, Service};
+    use serde_json::json;
 
     fn identity() -> Identity {
         Identity {
@@ -401,6 +521,32 @@ mod tests {
         let lines = render(&identity(), 7, &[warm, cold], &BTreeMap::new());
         assert_eq!(lines.len(), 2);
         assert_eq!(parse(&lines[1])["StartType"], "cold");
+    }
+
+    #[test]
+    fn properties_are_escaped_and_never_shadow_dimensions_or_metrics() {
+        let requests = Entry::with_values(&catalogue::REQUESTS, &[], Values::Sum(1));
+        let latency = Entry::with_values(
+            &catalogue::LATENCY,
+            &[],
+            Values::Observations(vec![0.1, f64::NAN, 1e-7, 12.0]),
+        );
+        let properties = BTreeMap::from([
+            ("error".to_owned(), json!("a \"quoted\" \\ line\nbreak\u{1}")),
+            ("attempts".to_owned(), json!(2)),
+            ("Service".to_owned(), json!("spoofed")),
+            ("Requests".to_owned(), json!("spoofed")),
+        ]);
+        let lines = render(&identity(), 7, &[requests, latency], &properties);
+        assert_eq!(lines.len(), 1);
+        let record = parse(&lines[0]);
+        validate(&record).unwrap();
+        assert_eq!(record["error"], "a \"quoted\" \\ line\nbreak\u{1}");
+        assert_eq!(record["attempts"], 2);
+        assert_eq!(record["Service"], "proxy");
+        assert_eq!(record["Requests"], 1);
+        // NaN has no JSON form: left out, the other values kept exactly.
+        assert_eq!(record["Latency"], json!([0.1, 1e-7, 12.0]));
     }
 
     #[test]
