@@ -2,7 +2,8 @@
 # Runs every test of the project on a fresh machine: installs the runtime pieces (ONNX Runtime
 # from PyPI; Chromium and playwright-core for the page), builds, and runs the whole workspace's
 # tests against the real model in ../shared (or SHARED_DIR), then the page's tests in headless
-# Chromium against the real local stack.
+# Chromium against the real local stack, then the offline checks of infra/ (terraform fmt,
+# checkov).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -19,3 +20,4 @@ cargo test --workspace --locked --doc
 # The browser tests start target/debug/{proxy,model-server}; `cargo test` built them already.
 cargo build --workspace --locked --bins
 scripts/test-browser.sh
+scripts/check-infra.sh

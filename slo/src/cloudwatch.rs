@@ -119,12 +119,18 @@ fn datapoints(start_ms: i64, end_ms: i64, period: Span) -> usize {
         .saturating_add(1)
 }
 
-/// Groups `requests` by time range (a call has one range, but each query its own period),
-/// removes duplicate queries, and packs them into calls within the limits. Fails when one
+/// Splits `requests` into the ranges they are read in ([`pieces`]), groups those by time range
+/// (a call has one range, but each query its own period), removes duplicate queries, and packs
+/// them into calls within the limits. Fails when one
 /// query alone exceeds the datapoint limit.
 pub fn plan(requests: &[Request], now_ms: i64) -> Result<Vec<Call>, SourceError> {
+    let requests: Vec<Request> = requests
+        .iter()
+        .flat_map(|r| pieces(r, now_ms))
+        .map(|(piece, _)| piece)
+        .collect();
     let mut groups: Vec<Call> = Vec::new();
-    for request in requests {
+    for request in &requests {
         let period = effective_period(request, now_ms);
         if period > request.period
             && let Some(query) = request.queries.iter().find(|q| !additive(q.stat))
@@ -274,12 +280,7 @@ impl CloudWatch {
     /// Fetches everything `requests` ask for in as few calls as the limits allow. A failed
     /// call fails only the queries it carried (see [`Source::fetch`]).
     pub fn prefetch(&mut self, requests: &[Request]) -> Result<(), SourceError> {
-        let pieces: Vec<Request> = requests
-            .iter()
-            .flat_map(|r| pieces(r, self.now_ms))
-            .map(|(piece, _)| piece)
-            .collect();
-        let calls = plan(&pieces, self.now_ms)?;
+        let calls = plan(requests, self.now_ms)?;
         let progress = std::io::stderr().is_terminal();
         for (n, call) in calls.iter().enumerate() {
             if progress {
@@ -518,7 +519,8 @@ mod tests {
     #[test]
     fn the_plan_uses_the_fewest_calls_the_limits_allow() {
         // 28 days ending now at 5-minute periods (older than 15 days: no 1-minute data):
-        // 8064 datapoints per query, 12 queries per call.
+        // 8065 datapoints per query (the rounded-down start adds one), 12 queries per call;
+        // the last 3 days per minute: 4321 per query, 23 per call.
         let start = NOW - 28 * DAY.millis();
         let queries: Vec<Query> = (0..30)
             .map(|i| query(&format!("M{i}"), Stat::Sum))
@@ -530,13 +532,21 @@ mod tests {
             period: MINUTE,
         };
         let calls = plan(std::slice::from_ref(&window), NOW).unwrap();
-        assert_eq!(calls.len(), 3);
+        assert_eq!(calls.len(), 3 + 2);
+        let (coarse, fine): (Vec<&Call>, Vec<&Call>) =
+            calls.iter().partition(|c| c.start_ms == start);
+        assert_eq!(coarse.len(), 3);
         assert!(
-            calls
+            coarse
                 .iter()
                 .all(|c| c.queries.iter().all(|(_, p)| *p == Span(300)))
         );
-        assert_eq!(calls[0].queries.len(), 12);
+        assert_eq!(coarse[0].queries.len(), 12);
+        assert!(
+            fine.iter().all(|c| c.start_ms == NOW - 3 * DAY.millis()
+                && c.queries.iter().all(|(_, p)| *p == MINUTE))
+        );
+        assert_eq!(fine[0].queries.len(), 23);
         // Queries of another period over the same range share those calls' spare room; the
         // same query asked twice is fetched once.
         let whole = Request {
@@ -546,8 +556,11 @@ mod tests {
             period: Span(28 * 86_400),
         };
         let calls = plan(&[window, whole], NOW).unwrap();
-        assert_eq!(calls.len(), 3);
-        assert_eq!(calls.iter().map(|c| c.queries.len()).sum::<usize>(), 31);
+        assert_eq!(calls.len(), 5);
+        assert_eq!(
+            calls.iter().map(|c| c.queries.len()).sum::<usize>(),
+            30 + 30 + 1
+        );
         assert!(
             calls
                 .iter()

@@ -3,10 +3,12 @@
 //! ([`spec`]), SLIs, error budgets, burn rates and alert tiers ([`math`], whose docs give the
 //! exact formulas), evaluated from EMF records in local logs or from CloudWatch
 //! ([`source`], [`cloudwatch`], [`report`]), rendered for people and machines ([`render`],
-//! [`chart`]).
+//! [`chart`]), and turned into CloudWatch alarms ([`alarms`]) and a dashboard ([`dashboard`]).
 
+pub mod alarms;
 pub mod chart;
 pub mod cloudwatch;
+pub mod dashboard;
 pub mod duration;
 pub mod math;
 pub mod render;

@@ -33,6 +33,27 @@ enum Command {
     Catalogue,
     /// SLI, error budget, burn rates and alert tier per SLO, and the cold-start section.
     Report(ReportArgs),
+    /// Write what the specs imply for CloudWatch: the burn-rate alarms as Terraform JSON, or the
+    /// dashboard body.
+    Generate {
+        #[arg(value_enum)]
+        what: Generated,
+        /// Spec files or directories of `.yaml` files.
+        #[arg(long = "spec", default_value = "slo/specs")]
+        specs: Vec<PathBuf>,
+        /// Output file (e.g. infra/slo_alarms.tf.json, dashboards/service.json); stdout when
+        /// absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Generated {
+    /// Multi-window, multi-burn-rate alarms (metric-math and composite) per SLO.
+    Alarms,
+    /// The service dashboard (a Terraform templatefile() template).
+    Dashboard,
 }
 
 #[derive(Debug, clap::Args)]
@@ -120,6 +141,32 @@ fn validate(specs: &[PathBuf]) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+fn generate(
+    what: Generated,
+    specs: &[PathBuf],
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let slos = match spec::load(specs) {
+        Ok(slos) => slos,
+        Err(problems) => {
+            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::bail!("invalid specs:\n{}", list.join("\n"));
+        }
+    };
+    let document = match what {
+        Generated::Alarms => slo::alarms::terraform(&slos)?,
+        Generated::Dashboard => slo::dashboard::body(&slos)?,
+    };
+    let mut text = serde_json::to_string_pretty(&document)?;
+    text.push('\n');
+    match out {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+        None => print(&text)?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
@@ -222,6 +269,7 @@ fn main() -> ExitCode {
         Command::Validate { specs } => validate(specs),
         Command::Catalogue => print(&telemetry::catalogue::to_json()).map(|()| ExitCode::SUCCESS),
         Command::Report(args) => run_report(args),
+        Command::Generate { what, specs, out } => generate(*what, specs, out.as_deref()),
     };
     outcome.unwrap_or_else(|e| {
         let _ = writeln!(std::io::stderr(), "slo: {e:#}");

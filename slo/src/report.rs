@@ -342,7 +342,7 @@ fn endpoint_of(slos: &[Slo]) -> Option<String> {
 }
 
 /// The first value of dimension `name` in the specs' queries.
-fn dimension_of(slos: &[Slo], name: &str) -> Option<String> {
+pub(crate) fn dimension_of(slos: &[Slo], name: &str) -> Option<String> {
     slos.iter().find_map(|slo| {
         let queries: Vec<&Query> = match &slo.indicator {
             Measure::Ratio { good, bad, total } => [good.as_ref(), bad.as_ref(), Some(total)]

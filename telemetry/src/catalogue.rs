@@ -360,6 +360,18 @@ pub const SAGEMAKER_MODEL_SETUP_TIME: AwsMetric = AwsMetric {
     description: "serverless endpoint: time to launch compute for a cold invocation",
 };
 
+pub const SAGEMAKER_MODEL_LATENCY: AwsMetric = AwsMetric {
+    namespace: SAGEMAKER_NAMESPACE,
+    name: "ModelLatency",
+    unit: "Microseconds",
+    dimensions: &[DIM_ENDPOINT_NAME, DIM_VARIANT_NAME],
+    description: "time the container took to answer, as SageMaker saw it",
+};
+
+/// Lambda's namespace and the dimension of its function metrics.
+pub const LAMBDA_NAMESPACE: &str = "AWS/Lambda";
+pub const DIM_FUNCTION_NAME: &str = "FunctionName";
+
 pub const AWS_METRICS: &[AwsMetric] = &[
     SAGEMAKER_MODEL_SETUP_TIME,
     AwsMetric {
@@ -369,19 +381,27 @@ pub const AWS_METRICS: &[AwsMetric] = &[
         dimensions: &[DIM_ENDPOINT_NAME, DIM_VARIANT_NAME],
         description: "InvokeEndpoint requests SageMaker received",
     },
-    AwsMetric {
-        namespace: SAGEMAKER_NAMESPACE,
-        name: "ModelLatency",
-        unit: "Microseconds",
-        dimensions: &[DIM_ENDPOINT_NAME, DIM_VARIANT_NAME],
-        description: "time the container took to answer, as SageMaker saw it",
-    },
+    SAGEMAKER_MODEL_LATENCY,
     AwsMetric {
         namespace: SAGEMAKER_NAMESPACE,
         name: "Invocation5XXErrors",
         unit: "Count",
         dimensions: &[DIM_ENDPOINT_NAME, DIM_VARIANT_NAME],
         description: "InvokeEndpoint requests that failed with 5xx",
+    },
+    AwsMetric {
+        namespace: LAMBDA_NAMESPACE,
+        name: "Errors",
+        unit: "Count",
+        dimensions: &[DIM_FUNCTION_NAME],
+        description: "proxy invocations that failed in the runtime (crash, timeout, out of memory)",
+    },
+    AwsMetric {
+        namespace: LAMBDA_NAMESPACE,
+        name: "Throttles",
+        unit: "Count",
+        dimensions: &[DIM_FUNCTION_NAME],
+        description: "proxy invocations refused at the reserved concurrency",
     },
 ];
 

@@ -295,7 +295,10 @@ fn render_record(
         }
     }
     let out = record.key("_aws");
-    let _ = write!(out, "{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":[");
+    let _ = write!(
+        out,
+        "{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":["
+    );
     for (i, (sets, metrics)) in directives.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -532,7 +535,10 @@ mod tests {
             Values::Observations(vec![0.1, f64::NAN, 1e-7, 12.0]),
         );
         let properties = BTreeMap::from([
-            ("error".to_owned(), json!("a \"quoted\" \\ line\nbreak\u{1}")),
+            (
+                "error".to_owned(),
+                json!("a \"quoted\" \\ line\nbreak\u{1}"),
+            ),
             ("attempts".to_owned(), json!(2)),
             ("Service".to_owned(), json!("spoofed")),
             ("Requests".to_owned(), json!("spoofed")),

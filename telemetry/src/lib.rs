@@ -47,7 +47,12 @@ pub struct Config {
 
     /// Fault injection for tests: the stdout writer waits this many milliseconds before each
     /// burst of lines, like a slow log pipe. 0 (the default) in any real deployment.
-    #[arg(long, env = "TELEMETRY_WRITE_DELAY_MS", default_value_t = 0, hide = true)]
+    #[arg(
+        long,
+        env = "TELEMETRY_WRITE_DELAY_MS",
+        default_value_t = 0,
+        hide = true
+    )]
     pub write_delay_ms: u64,
 }
 

@@ -1,0 +1,115 @@
+# The model server on a SageMaker Serverless endpoint. The model and the endpoint configuration
+# are named by model_version and replaced before the old ones go, so a rollback is an apply
+# with the previous model_version; the endpoint itself keeps its name (the proxy and the SLOs
+# use it).
+
+resource "aws_iam_role" "sagemaker" {
+  name_prefix        = "${var.name_prefix}-sagemaker-"
+  assume_role_policy = data.aws_iam_policy_document.sagemaker_assume.json
+}
+
+data "aws_iam_policy_document" "sagemaker_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["sagemaker.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "sagemaker" {
+  name   = "serve-the-model"
+  role   = aws_iam_role.sagemaker.id
+  policy = data.aws_iam_policy_document.sagemaker.json
+}
+
+data "aws_iam_policy_document" "sagemaker" {
+  statement {
+    sid       = "PullTheImage"
+    actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+    resources = [aws_ecr_repository.model_server.arn]
+  }
+
+  statement {
+    # ECR's login supports no resource-level permission: "*" is the only resource it accepts.
+    # It grants a registry token only; what may be pulled is the statement above.
+    sid       = "LogInToEcr"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ReadTheModel"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.models.arn}/mobilenetv2-int8/*"]
+  }
+
+  statement {
+    sid       = "DecryptTheModelAndImage"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.main.arn]
+  }
+
+  statement {
+    sid = "WriteContainerLogs"
+    actions = [
+      "logs:CreateLogGroup",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "logs:DescribeLogStreams",
+    ]
+    resources = [
+      "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/sagemaker/Endpoints/${var.endpoint_name}",
+      "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/sagemaker/Endpoints/${var.endpoint_name}:*",
+    ]
+  }
+}
+
+resource "aws_sagemaker_model" "model" {
+  name               = "${var.name_prefix}-${var.model_version}"
+  execution_role_arn = aws_iam_role.sagemaker.arn
+  # The container needs no network: the model arrives in /opt/ml/model, logs leave by stdout.
+  enable_network_isolation = true
+
+  primary_container {
+    image          = local.image_uri
+    mode           = "SingleModel"
+    model_data_url = "s3://${aws_s3_bucket.models.id}/${local.model_key}"
+    environment = {
+      MODEL_NAME = var.model_name
+      RUST_LOG   = "info,ort=warn"
+      # Serverless endpoints have no X-Ray daemon; the trace context still comes in through
+      # CustomAttributes and lands in logs and EMF records.
+      METRICS_NAMESPACE = "MlInference"
+    }
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_sagemaker_endpoint_configuration" "serverless" {
+  name = "${var.name_prefix}-${var.model_version}"
+
+  production_variants {
+    variant_name = "AllTraffic"
+    model_name   = aws_sagemaker_model.model.name
+
+    serverless_config {
+      memory_size_in_mb       = var.serverless_memory_mb
+      max_concurrency         = var.serverless_max_concurrency
+      provisioned_concurrency = var.serverless_provisioned_concurrency > 0 ? var.serverless_provisioned_concurrency : null
+    }
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_sagemaker_endpoint" "model" {
+  name                 = var.endpoint_name
+  endpoint_config_name = aws_sagemaker_endpoint_configuration.serverless.name
+}
