@@ -64,7 +64,6 @@ resource "aws_lambda_function" "proxy" {
   timeout          = var.lambda_timeout_s
   # Caps what one traffic spike can cost and what it can send to the endpoint.
   reserved_concurrent_executions = var.lambda_reserved_concurrency
-  kms_key_arn                    = aws_kms_key.main.arn
 
   tracing_config {
     mode = "Active"

@@ -167,6 +167,24 @@ fn slo_rows(layout: &mut Layout, slo: &Slo, plan: &alarms::SloAlarms) {
             "metrics": left,
         }),
     );
+    if let (true, Some((slice, Some(slice_target)))) = (timeslices, slo.time_slice) {
+        // A Timeslices budget is spent in bad slices: show what makes a slice bad.
+        let threshold_pct = ((1.0 - slice_target) * 1e6).round() / 1e4;
+        layout.metric(
+            8,
+            &format!(
+                "{}: errors per {slice} slice vs the {threshold_pct} % that makes it bad",
+                slo.display_name
+            ),
+            with(vec![json!([{ "expression": format!("100 * ({ratio})"),
+                "label": "error % per slice", "id": "slice" }])]),
+            json!({
+                "period": slice.seconds(),
+                "annotations": { "horizontal": [{ "label": "bad slice", "value": threshold_pct, "color": "#d62728" }] },
+            }),
+        );
+        return;
+    }
     let mut burn_lines = lines
         .iter()
         .map(|line| {

@@ -75,6 +75,8 @@ pub struct Budget {
     /// Bad events the window may have: total × (1 − target).
     pub allowed_bad: f64,
     pub bad: f64,
+    /// Bad events still allowed: allowed − bad (negative once overspent).
+    pub remaining_bad: f64,
     /// bad / allowed (1.0 = all spent); `None` without events.
     pub consumed: Option<f64>,
     /// 1 − consumed; `None` without events.
@@ -88,6 +90,7 @@ pub fn budget(events: Events, target: f64) -> Budget {
     Budget {
         allowed_bad,
         bad,
+        remaining_bad: allowed_bad - bad,
         consumed,
         remaining: consumed.map(|c| 1.0 - c),
     }

@@ -52,8 +52,13 @@ fn rows(r: &SloReport) -> Vec<(String, String)> {
             format!("{} / {}", num(r.events.good), num(r.events.total)),
         ),
         (
-            "budget (bad allowed / bad)",
-            format!("{} / {}", num(r.budget.allowed_bad), num(r.budget.bad)),
+            "budget in events (allowed / spent / left)",
+            format!(
+                "{} / {} / {}",
+                num(r.budget.allowed_bad),
+                num(r.budget.bad),
+                num(r.budget.remaining_bad)
+            ),
         ),
         (
             "budget consumed / remaining",

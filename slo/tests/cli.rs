@@ -91,6 +91,17 @@ fn report_json(logs: &std::path::Path, extra: &[&str]) -> (i32, Value) {
     (code, serde_json::from_str(&stdout).unwrap_or(Value::Null))
 }
 
+/// The burn rate over `lookback` of one SLO's report.
+fn burn_rate(slo: &Value, lookback: &str) -> Value {
+    slo["burn_rates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["lookback"] == lookback)
+        .unwrap()["rate"]
+        .clone()
+}
+
 fn close(value: &Value, expected: f64) -> bool {
     (value.as_f64().unwrap() - expected).abs() < 1e-9
 }
@@ -111,15 +122,8 @@ fn a_report_on_known_events_has_exact_counts_burn_rates_and_alert_tier() {
     assert_eq!(availability["status"], "breached");
     // 6 bad of 5 allowed.
     assert!(close(&availability["budget"]["consumed"], 1.2));
-    let burn = |lookback: &str| {
-        availability["burn_rates"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["lookback"] == lookback)
-            .unwrap()["rate"]
-            .clone()
-    };
+    assert!(close(&availability["budget"]["remaining_bad"], -1.0));
+    let burn = |lookback: &str| burn_rate(availability, lookback);
     // Last 5 minutes: 6 errors in 8 requests; last hour: 6 in 100; 3 days: 6 in 1000.
     assert!(close(&burn("5m"), (6.0 / 8.0) / 0.005));
     assert!(close(&burn("1h"), (6.0 / 100.0) / 0.005));
@@ -190,6 +194,10 @@ fn table_and_markdown_formats_say_the_same_in_words() {
     );
     assert!(table.contains("99.400% (BREACHED)"), "{table}");
     assert!(table.contains("994 / 1000"), "{table}");
+    assert!(
+        table.contains("budget in events (allowed / spent / left)"),
+        "{table}"
+    );
     let markdown = run("markdown");
     assert!(
         markdown.contains("| API availability | 99.500% | 99.400% | BREACHED |"),
@@ -400,15 +408,7 @@ fn timeslices_count_every_slice_of_the_window_and_page_on_a_bad_last_slice() {
     assert_eq!(model["status"], "met");
     // 3 of the 40.32 bad slices the budget allows.
     assert!(close(&model["budget"]["consumed"], 3.0 / 40.32));
-    let burn = |lookback: &str| {
-        model["burn_rates"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["lookback"] == lookback)
-            .unwrap()["rate"]
-            .clone()
-    };
+    let burn = |lookback: &str| burn_rate(model, lookback);
     assert!(close(&burn("5m"), 1.0 / 0.005));
     assert!(close(&burn("1h"), (1.0 / 12.0) / 0.005));
     assert!(close(&burn("6h"), (2.0 / 72.0) / 0.005));
