@@ -104,7 +104,7 @@ fn identifier(name: &str) -> String {
 }
 
 /// Rounds away float noise (0.005000000000000004) so the generated files read cleanly.
-fn tidy(x: f64) -> f64 {
+pub(crate) fn tidy(x: f64) -> f64 {
     (x * 1e9).round() / 1e9
 }
 

@@ -26,6 +26,7 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, 
 use aws_smithy_types::DateTime;
 
 use crate::duration::{DAY, HOUR, MINUTE, Span};
+use crate::math::LOOKBACKS;
 use crate::source::{Source, SourceError, period_count};
 use crate::spec::{Query, Stat};
 
@@ -53,7 +54,7 @@ fn effective_period(request: &Request, now_ms: i64) -> Span {
 /// The most recent stretch that is always read at the requested period, even when the start
 /// of the range is older than CloudWatch keeps that period for: the longest burn-rate lookback,
 /// so burn rates never see coarser data than they ask for.
-const FINE_SPAN: Span = Span(3 * 86_400);
+const FINE_SPAN: Span = LOOKBACKS[LOOKBACKS.len() - 1];
 
 /// The ranges `request` is read in, each with the datapoint timestamps taken from it: the
 /// request itself, or, when its start is too old for its period, the whole range at the
@@ -437,10 +438,8 @@ impl Source for CloudWatch {
                         .flatten()
                         .filter(move |(timestamp, _)| taken.contains(timestamp))
                 });
+                // Each piece's `taken` range ends at `end_ms` at the latest.
                 for (timestamp, value) in datapoints {
-                    if *timestamp >= end_ms {
-                        continue;
-                    }
                     // A datapoint stamped at the rounded-down start (see [`aligned_start`])
                     // covers the first bucket too: it belongs there, not nowhere.
                     let index =

@@ -154,7 +154,7 @@ fn slo_rows(layout: &mut Layout, slo: &Slo, plan: &alarms::SloAlarms) {
         }),
     );
     let left = with(vec![json!([{
-        "expression": format!("100 * (1 - ({ratio}) / {})", (budget * 1e9).round() / 1e9),
+        "expression": format!("100 * (1 - ({ratio}) / {})", alarms::tidy(budget)),
         "label": if timeslices { "budget left (as events; slices in the report)" } else { "budget left" },
         "id": "left" }])]);
     layout.add(
@@ -196,7 +196,7 @@ fn slo_rows(layout: &mut Layout, slo: &Slo, plan: &alarms::SloAlarms) {
         })
         .collect::<Vec<_>>();
     burn_lines.push(json!([{
-        "expression": format!("({ratio}) / {}", (budget * 1e9).round() / 1e9),
+        "expression": format!("({ratio}) / {}", alarms::tidy(budget)),
         "label": "burn rate", "id": "burn" }]));
     let thresholds: Vec<Value> = plan
         .tiers
