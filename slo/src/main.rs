@@ -138,7 +138,10 @@ fn validate(specs: &[PathBuf]) -> anyhow::Result<ExitCode> {
                 writeln!(stderr, "{problem}")?;
             }
             writeln!(stderr, "{} problem(s)", problems.len())?;
-            Ok(ExitCode::from(1))
+            // A spec that cannot be read is an error (2); one that can but is wrong fails the
+            // check (1).
+            let unreadable = problems.iter().any(|p| p.unreadable);
+            Ok(ExitCode::from(if unreadable { 2 } else { 1 }))
         }
     }
 }

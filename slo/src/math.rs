@@ -151,10 +151,13 @@ pub const LOOKBACKS: [Span; 6] = [
     Span(3 * 86_400),
 ];
 
-/// The highest tier whose rule holds, given `burn(lookback)`.
+/// The highest tier whose rule holds, given `burn(lookback)` (`None` where a lookback has
+/// too few events to judge). A rule looking back further than the window itself (the 3-day
+/// ticket rule on a `--window 1d` report) does not apply.
 pub fn firing(window: Span, burn: impl Fn(Span) -> Option<f64>) -> Option<Tier> {
     alert_rules(window)
         .into_iter()
+        .filter(|rule| rule.long <= window)
         .filter(|rule| {
             let above = |span| burn(span).is_some_and(|b| b > rule.threshold);
             above(rule.long) && above(rule.short)
@@ -330,6 +333,9 @@ mod tests {
         assert_eq!(firing(THIRTY_DAYS, burn(15.0, 0.5)), None);
         let ticket = |span: Span| Some(if span >= Span(6 * 3600) { 1.5 } else { 0.0 });
         assert_eq!(firing(THIRTY_DAYS, ticket), Some(Tier::Ticket));
+        // Over a 1-day window the 3-day rule does not exist; the 6-hour page rule does.
+        assert_eq!(firing(DAY, ticket), None);
+        assert_eq!(firing(DAY, burn(0.5, 0.5)), Some(Tier::Page));
     }
 
     #[test]

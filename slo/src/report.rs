@@ -132,13 +132,12 @@ fn window_bounds(slo: &Slo, options: &Options) -> (i64, i64, Option<Span>, Span)
         .map_or_else(|| slo.window.clone(), Window::Rolling);
     match window {
         Window::Rolling(length) => (options.at_ms - length.millis(), options.at_ms, None, length),
-        Window::Calendar {
-            length, start_ms, ..
-        } => {
-            let elapsed = (options.at_ms - start_ms).max(0);
-            let start = start_ms + elapsed / length.millis() * length.millis();
-            let left = Span((start + length.millis() - options.at_ms) / 1_000);
-            (start, options.at_ms, Some(left), length)
+        Window::Calendar { period, start } => {
+            let (start, end) = Window::calendar_bounds(period, &start, options.at_ms);
+            let length = Span((end - start) / 1_000);
+            // Before the first window starts the whole first window is ahead.
+            let left = Span(((end - options.at_ms) / 1_000).clamp(0, length.seconds()));
+            (start.min(options.at_ms), options.at_ms, Some(left), length)
         }
     }
 }
@@ -284,7 +283,15 @@ pub fn evaluate(
             rate: burn(*lookback),
         })
         .collect();
-    let firing = math::firing(length, burn);
+    // A lookback with fewer events than the report judges at all cannot fire an alert: two
+    // requests and one error in the last 5 minutes are no page. (A time slice is judged on
+    // its own; every slice counts.)
+    let firing = math::firing(length, |lookback: Span| {
+        let events = sum_since(end - lookback.millis());
+        (slo.budgeting == BudgetingMethod::Timeslices || events.total >= options.min_events)
+            .then(|| events.burn_rate(budget_fraction))
+            .flatten()
+    });
     let current = burn(HOUR);
     // A rolling window has always elapsed whole and is projected a whole window ahead; a
     // calendar window has elapsed up to now and is projected to its end.
@@ -320,7 +327,10 @@ pub fn evaluate(
         window: match &slo.window {
             _ if options.window.is_some() => format!("{length} rolling (override)"),
             Window::Rolling(_) => format!("{length} rolling"),
-            Window::Calendar { time_zone, .. } => format!("{length} calendar ({time_zone})"),
+            Window::Calendar { period, start } => format!(
+                "{period} calendar ({}, {length} this time)",
+                start.time_zone().iana_name().unwrap_or("fixed offset")
+            ),
         },
         window_start_ms: start,
         budgeting: slo.budgeting,

@@ -274,22 +274,147 @@ pub enum Measure {
     Threshold { metric: Query, op: Op, value: f64 },
 }
 
+impl Measure {
+    /// Every metric the indicator reads.
+    pub fn queries(&self) -> Vec<&Query> {
+        match self {
+            Self::Ratio { good, bad, total } => {
+                good.iter().chain(bad.iter()).chain([total]).collect()
+            }
+            Self::Threshold { metric, .. } => vec![metric],
+        }
+    }
+}
+
 /// The time window of an SLO.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Window {
     Rolling(Span),
-    /// Calendar windows of `length` starting at `start` (epoch ms) and repeating, in a zone.
+    /// Calendar windows of `period` following each other from `start`, in its time zone:
+    /// months have their real lengths and days across a DST change 23 or 25 hours.
     Calendar {
-        length: Span,
-        start_ms: i64,
-        time_zone: String,
+        period: CalendarPeriod,
+        start: jiff::Zoned,
     },
 }
 
+/// `count` calendar `unit`s, as OpenSLO writes calendar durations: `1d`, `1w`, `1M`, `1Q`, `1Y`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CalendarPeriod {
+    pub count: i64,
+    pub unit: CalendarUnit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalendarUnit {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl CalendarPeriod {
+    /// Parses `<n><unit>`, unit `d`, `w`, `M`, `Q` or `Y`; `n` ≥ 1.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(|| format!("{text:?} has no unit (d, w, M, Q, Y)"))?;
+        let (number, unit) = text.split_at(split);
+        let count: i64 = number
+            .parse()
+            .map_err(|_| format!("{text:?} does not start with a whole number"))?;
+        if !(1..=10_000).contains(&count) {
+            return Err(format!("{text:?} must be between 1 and 10000 units"));
+        }
+        let unit = match unit {
+            "d" => CalendarUnit::Day,
+            "w" => CalendarUnit::Week,
+            "M" => CalendarUnit::Month,
+            "Q" => CalendarUnit::Quarter,
+            "Y" => CalendarUnit::Year,
+            _ => {
+                return Err(format!(
+                    "{text:?}: a calendar window's unit is d, w, M, Q or Y"
+                ));
+            }
+        };
+        Ok(Self { count, unit })
+    }
+
+    /// `times` periods as a calendar span (days stay days across DST changes).
+    fn span(self, times: i64) -> jiff::Span {
+        let n = self.count * times;
+        match self.unit {
+            CalendarUnit::Day => jiff::Span::new().days(n),
+            CalendarUnit::Week => jiff::Span::new().weeks(n),
+            CalendarUnit::Month => jiff::Span::new().months(n),
+            CalendarUnit::Quarter => jiff::Span::new().months(n * 3),
+            CalendarUnit::Year => jiff::Span::new().years(n),
+        }
+    }
+
+    /// The length the alert thresholds are scaled to: a month counts as 30 days, a quarter
+    /// as 91 and a year as 365 (a day is always 24 hours here).
+    pub fn nominal(self) -> Span {
+        let days = match self.unit {
+            CalendarUnit::Day => 1,
+            CalendarUnit::Week => 7,
+            CalendarUnit::Month => 30,
+            CalendarUnit::Quarter => 91,
+            CalendarUnit::Year => 365,
+        };
+        Span(self.count * days * 86_400)
+    }
+}
+
+impl std::fmt::Display for CalendarPeriod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unit = match self.unit {
+            CalendarUnit::Day => "d",
+            CalendarUnit::Week => "w",
+            CalendarUnit::Month => "M",
+            CalendarUnit::Quarter => "Q",
+            CalendarUnit::Year => "Y",
+        };
+        write!(f, "{}{unit}", self.count)
+    }
+}
+
 impl Window {
+    /// The window's length; for calendar windows the nominal one (see
+    /// [`CalendarPeriod::nominal`]), as a given window's real length depends on when it is.
     pub fn length(&self) -> Span {
         match self {
-            Self::Rolling(span) | Self::Calendar { length: span, .. } => *span,
+            Self::Rolling(span) => *span,
+            Self::Calendar { period, .. } => period.nominal(),
+        }
+    }
+
+    /// The calendar window `[start, end)` (epoch ms) holding `at_ms`; before the first window
+    /// starts, the first window.
+    pub fn calendar_bounds(period: CalendarPeriod, start: &jiff::Zoned, at_ms: i64) -> (i64, i64) {
+        let at = jiff::Timestamp::from_millisecond(at_ms).unwrap_or(jiff::Timestamp::MAX);
+        let boundary = |n: i64| -> Option<jiff::Zoned> { start.checked_add(period.span(n)).ok() };
+        let ms = |z: &jiff::Zoned| z.timestamp().as_millisecond();
+        // Jump close with the shortest possible period length, then step: a handful of
+        // calendar additions whatever the distance.
+        let shortest_ms = period.nominal().millis() * 27 / 30;
+        let mut n = ((at_ms - ms(start)) / shortest_ms.max(1)).max(0);
+        while n > 0 && boundary(n).is_none_or(|b| b.timestamp() > at) {
+            n -= 1;
+        }
+        let mut window_start = boundary(n).unwrap_or_else(|| start.clone());
+        loop {
+            match boundary(n + 1) {
+                Some(next) if next.timestamp() <= at => {
+                    n += 1;
+                    window_start = next;
+                }
+                Some(next) => return (ms(&window_start), ms(&next)),
+                None => return (ms(&window_start), i64::MAX),
+            }
         }
     }
 }
@@ -320,6 +445,8 @@ impl Slo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub file: PathBuf,
+    /// The file or folder could not be read at all (an error, not an invalid spec).
+    pub unreadable: bool,
     /// Document name (or index) and field path, e.g. `proxy-availability: spec.objectives[0].target`.
     pub field: String,
     pub message: String,
@@ -362,6 +489,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Slo>, Vec<Problem>> {
             Err(e) => {
                 problems.push(Problem {
                     file: path.clone(),
+                    unreadable: true,
                     field: "-".into(),
                     message: format!("cannot read: {e}"),
                 });
@@ -374,26 +502,75 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Slo>, Vec<Problem>> {
                 Err(e) => {
                     problems.push(Problem {
                         file: file.clone(),
+                        unreadable: true,
                         field: "-".into(),
                         message: format!("cannot read: {e}"),
                     });
                     continue;
                 }
             };
-            match serde_saphyr::from_multiple::<Document>(&text) {
+            // YAML first (syntax errors carry line and column), then each document on its
+            // own, so one malformed document neither hides the others' problems nor its
+            // own field.
+            match serde_saphyr::from_multiple::<serde_json::Value>(&text) {
                 Ok(documents) => {
-                    for (index, document) in documents.into_iter().enumerate() {
-                        match check(&file, index, document) {
-                            Ok(slo) => slos.push(slo),
-                            Err(mut found) => problems.append(&mut found),
+                    for (index, value) in documents.into_iter().enumerate() {
+                        match serde_path_to_error::deserialize::<_, Document>(&value) {
+                            Ok(document) => match check(&file, index, document) {
+                                Ok(slo) => slos.push(slo),
+                                Err(mut found) => problems.append(&mut found),
+                            },
+                            Err(e) => {
+                                let name = value
+                                    .pointer("/metadata/name")
+                                    .and_then(serde_json::Value::as_str)
+                                    .filter(|n| !n.is_empty())
+                                    .map_or_else(
+                                        || format!("document {}", index + 1),
+                                        str::to_owned,
+                                    );
+                                problems.push(Problem {
+                                    file: file.clone(),
+                                    unreadable: false,
+                                    field: format!("{name}: {}", e.path()),
+                                    message: e.into_inner().to_string(),
+                                });
+                            }
                         }
                     }
                 }
                 Err(e) => problems.push(Problem {
                     file: file.clone(),
+                    unreadable: false,
                     field: "-".into(),
-                    message: format!("not a valid SLO document: {e}"),
+                    message: format!("not YAML: {e}"),
                 }),
+            }
+        }
+    }
+    // The services publish to one namespace (METRICS_NAMESPACE), and the report's cold-start
+    // section reads it from the specs: they must agree.
+    let project_namespace = |slo: &Slo| {
+        slo.indicator
+            .queries()
+            .into_iter()
+            .map(|q| q.namespace.clone())
+            .find(|ns| !ns.starts_with("AWS/"))
+    };
+    if let Some(first) = slos.iter().find_map(project_namespace) {
+        for slo in &slos {
+            for query in slo.indicator.queries() {
+                if !query.namespace.starts_with("AWS/") && query.namespace != first {
+                    problems.push(Problem {
+                        file: slo.file.clone(),
+                        unreadable: false,
+                        field: format!("{}: {} namespace", slo.name, query.metric),
+                        message: format!(
+                            "{:?}: every SLO must read the one namespace the services publish to ({first:?} in the others)",
+                            query.namespace
+                        ),
+                    });
+                }
             }
         }
     }
@@ -401,6 +578,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Slo>, Vec<Problem>> {
     for slo in &slos {
         if !names.insert(slo.name.clone()) {
             problems.push(Problem {
+                unreadable: false,
                 file: slo.file.clone(),
                 field: format!("{}: metadata.name", slo.name),
                 message: "another SLO has the same name".into(),
@@ -409,6 +587,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Slo>, Vec<Problem>> {
     }
     if slos.is_empty() && problems.is_empty() {
         problems.push(Problem {
+            unreadable: false,
             file: paths.first().cloned().unwrap_or_default(),
             field: "-".into(),
             message: "no SLO documents found".into(),
@@ -430,6 +609,7 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn problem(&mut self, field: &str, message: impl Into<String>) {
         self.problems.push(Problem {
+            unreadable: false,
             file: self.file.to_path_buf(),
             field: format!("{}: {field}", self.doc),
             message: message.into(),
@@ -550,6 +730,19 @@ impl Checker<'_> {
     }
 }
 
+/// Whether a project metric is a counter or a distribution (`None` for AWS metrics).
+fn kind_of(query: &Query) -> Option<catalogue::Kind> {
+    let service = query
+        .dimensions
+        .iter()
+        .find(|(n, _)| n == catalogue::DIM_SERVICE)
+        .map(|(_, v)| v.as_str());
+    catalogue::ALL
+        .iter()
+        .find(|m| m.name == query.metric && Some(m.service.name()) == service)
+        .map(|m| m.kind)
+}
+
 fn check(file: &Path, index: usize, document: Document) -> Result<Slo, Vec<Problem>> {
     let doc = if document.metadata.name.is_empty() {
         format!("document {}", index + 1)
@@ -651,6 +844,19 @@ fn check(file: &Path, index: usize, document: Document) -> Result<Slo, Vec<Probl
                         "events must be counted: use Sum, SampleCount or TC(:x)",
                     );
                 }
+                let stat_field =
+                    format!("spec.indicator.spec.ratioMetric.{field}.metricSource.spec.stat");
+                match (query.as_ref().and_then(kind_of), query.as_ref().map(|q| q.stat)) {
+                    (Some(catalogue::Kind::Distribution), Some(Stat::Sum)) => c.problem(
+                        &stat_field,
+                        "the Sum of a distribution adds up its values, not events: use SampleCount or TC(:x)",
+                    ),
+                    (Some(catalogue::Kind::Counter), Some(stat)) if stat != Stat::Sum => c.problem(
+                        &stat_field,
+                        "a counter's events are its Sum (one record may carry several)",
+                    ),
+                    _ => {}
+                }
             }
             total.map(|total| Measure::Ratio { good, bad, total })
         }
@@ -665,6 +871,15 @@ fn check(file: &Path, index: usize, document: Document) -> Result<Slo, Vec<Probl
             }
             match (metric, op, value) {
                 (Some(metric), Some(op), Some(value)) => {
+                    if kind_of(&metric) == Some(catalogue::Kind::Counter) {
+                        c.problem(
+                            "spec.indicator.spec.thresholdMetric.metricSource.spec.metricName",
+                            format!(
+                                "{} is a counter; a threshold needs a distribution (latencies, durations)",
+                                metric.metric
+                            ),
+                        );
+                    }
                     if spec.budgeting_method == BudgetingMethod::Occurrences && op != Op::Lte {
                         c.problem(
                             "spec.objectives[0].op",
@@ -748,43 +963,45 @@ fn check(file: &Path, index: usize, document: Document) -> Result<Slo, Vec<Probl
 }
 
 fn window(c: &mut Checker<'_>, window: &TimeWindow) -> Option<Window> {
-    let length = match duration::parse(&window.duration) {
-        Ok(span) => span,
-        Err(e) => {
-            c.problem("spec.timeWindow[0].duration", e);
-            return None;
-        }
-    };
-    if length.seconds() % 60 != 0 {
-        c.problem(
-            "spec.timeWindow[0].duration",
-            "must be a whole number of minutes",
-        );
-        return None;
-    }
     match (&window.calendar, window.is_rolling) {
-        (None, true) => Some(Window::Rolling(length)),
-        (Some(calendar), false) => {
-            let zone = match jiff::tz::TimeZone::get(&calendar.time_zone) {
-                Ok(zone) => zone,
+        (None, true) => {
+            let length = match duration::parse(&window.duration) {
+                Ok(span) => span,
                 Err(e) => {
+                    c.problem("spec.timeWindow[0].duration", e);
+                    return None;
+                }
+            };
+            if length.seconds() % 60 != 0 {
+                c.problem(
+                    "spec.timeWindow[0].duration",
+                    "must be a whole number of minutes",
+                );
+                return None;
+            }
+            Some(Window::Rolling(length))
+        }
+        (Some(calendar), false) => {
+            let period = CalendarPeriod::parse(&window.duration)
+                .map_err(|e| c.problem("spec.timeWindow[0].duration", e))
+                .ok();
+            let zone = jiff::tz::TimeZone::get(&calendar.time_zone)
+                .map_err(|e| {
                     c.problem(
                         "spec.timeWindow[0].calendar.timeZone",
                         format!("{:?}: {e}", calendar.time_zone),
                     );
-                    return None;
-                }
-            };
+                })
+                .ok()?;
             let start = calendar
                 .start_time
                 .parse::<jiff::civil::DateTime>()
                 .map_err(|e| e.to_string())
                 .and_then(|dt| dt.to_zoned(zone).map_err(|e| e.to_string()));
             match start {
-                Ok(zoned) => Some(Window::Calendar {
-                    length,
-                    start_ms: zoned.timestamp().as_millisecond(),
-                    time_zone: calendar.time_zone.clone(),
+                Ok(start) => Some(Window::Calendar {
+                    period: period?,
+                    start,
                 }),
                 Err(e) => {
                     c.problem(
@@ -809,5 +1026,103 @@ fn window(c: &mut Checker<'_>, window: &TimeWindow) -> Option<Window> {
             c.problem("spec.timeWindow[0]", "a calendar window cannot be rolling");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zoned(text: &str, zone: &str) -> jiff::Zoned {
+        text.parse::<jiff::civil::DateTime>()
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::get(zone).unwrap())
+            .unwrap()
+    }
+
+    fn ms(text: &str, zone: &str) -> i64 {
+        zoned(text, zone).timestamp().as_millisecond()
+    }
+
+    fn bounds(period: &str, start: &str, zone: &str, at: &str) -> (i64, i64) {
+        let period = CalendarPeriod::parse(period).unwrap();
+        Window::calendar_bounds(period, &zoned(start, zone), ms(at, zone))
+    }
+
+    #[test]
+    fn calendar_months_have_their_real_lengths_in_their_time_zone() {
+        let paris = "Europe/Paris";
+        // March in Paris: 31 days less the hour DST takes on the 29th.
+        let (start, end) = bounds("1M", "2026-01-01 00:00:00", paris, "2026-03-15 12:00:00");
+        assert_eq!(start, ms("2026-03-01 00:00:00", paris));
+        assert_eq!(end, ms("2026-04-01 00:00:00", paris));
+        assert_eq!((end - start) / 3_600_000, 31 * 24 - 1);
+        // February, and the very first instant of a month belongs to it.
+        let (start, end) = bounds("1M", "2026-01-01 00:00:00", paris, "2026-02-01 00:00:00");
+        assert_eq!(
+            (start, end),
+            (
+                ms("2026-02-01 00:00:00", paris),
+                ms("2026-03-01 00:00:00", paris)
+            )
+        );
+        // Quarters and years count from the start too, many of them on.
+        let (start, end) = bounds("1Q", "2020-01-01 00:00:00", paris, "2026-08-20 00:00:00");
+        assert_eq!(
+            (start, end),
+            (
+                ms("2026-07-01 00:00:00", paris),
+                ms("2026-10-01 00:00:00", paris)
+            )
+        );
+        let (start, _) = bounds("1Y", "2000-01-01 00:00:00", "UTC", "2026-12-31 23:59:59");
+        assert_eq!(start, ms("2026-01-01 00:00:00", "UTC"));
+    }
+
+    #[test]
+    fn calendar_weeks_and_days_follow_local_midnight_across_dst() {
+        let ny = "America/New_York";
+        // Weeks from a Monday; the one holding the DST change (Sunday 1 November 2026) is
+        // 169 hours long.
+        let (start, end) = bounds("1w", "2026-01-05 00:00:00", ny, "2026-10-28 09:00:00");
+        assert_eq!(start, ms("2026-10-26 00:00:00", ny));
+        assert_eq!(end, ms("2026-11-02 00:00:00", ny));
+        assert_eq!(end - start, 169 * 3_600_000);
+        // Day windows stay on local midnight, also the 23-hour day in March.
+        let (start, end) = bounds("1d", "2026-01-01 00:00:00", ny, "2026-03-08 20:00:00");
+        assert_eq!(
+            (start, end),
+            (ms("2026-03-08 00:00:00", ny), ms("2026-03-09 00:00:00", ny))
+        );
+        assert_eq!(end - start, 23 * 3_600_000);
+        // Before the first window starts: the first window.
+        let (start, _) = bounds("1d", "2026-01-01 00:00:00", ny, "2025-12-01 00:00:00");
+        assert_eq!(start, ms("2026-01-01 00:00:00", ny));
+    }
+
+    #[test]
+    fn calendar_durations_parse_and_print_back() {
+        for text in ["1d", "1w", "1M", "2Q", "1Y"] {
+            assert_eq!(CalendarPeriod::parse(text).unwrap().to_string(), text);
+        }
+        assert_eq!(
+            CalendarPeriod::parse("1M").unwrap().nominal(),
+            Span(30 * 86_400)
+        );
+        assert!(
+            CalendarPeriod::parse("1h")
+                .unwrap_err()
+                .contains("d, w, M, Q or Y")
+        );
+        assert!(
+            CalendarPeriod::parse("0M")
+                .unwrap_err()
+                .contains("between 1")
+        );
+        assert!(
+            CalendarPeriod::parse("M")
+                .unwrap_err()
+                .contains("whole number")
+        );
     }
 }

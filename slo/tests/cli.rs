@@ -290,10 +290,62 @@ fn a_broken_spec_lists_every_problem_with_file_and_field_and_exits_1() {
             .contains("Latency is published under dimension sets"),
     );
 
-    // Not YAML at all, and a report over it: an error, exit 2.
+    // Two documents in one file: a misspelt field in the first is named with its path, and
+    // the second is still checked (a latency Sum adds up milliseconds, not events; a second
+    // namespace is not the one the services publish to).
+    let availability = std::fs::read_to_string(project_specs().join("availability.yaml"))
+        .unwrap()
+        .replace("budgetingMethod:", "budgetingMethd:");
+    let model_errors = std::fs::read_to_string(project_specs().join("model-errors.yaml"))
+        .unwrap()
+        .replace(
+            "metricName: Invocations\n",
+            "metricName: InferenceLatency\n",
+        );
+    let cold_start = std::fs::read_to_string(project_specs().join("cold-start.yaml")).unwrap();
+    let latency = std::fs::read_to_string(project_specs().join("latency.yaml"))
+        .unwrap()
+        .replace("namespace: MlInference", "namespace: Other");
+    std::fs::write(
+        &spec,
+        format!("{availability}\n---\n{model_errors}\n---\n{cold_start}\n---\n{latency}"),
+    )
+    .unwrap();
+    let out = slo(&["validate", "--spec", spec.to_str().unwrap()]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("proxy-availability: spec.budgetingMethd: unknown field `budgetingMethd`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "model-server-errors: spec.indicator.spec.ratioMetric.total.metricSource.spec.stat: the Sum of a distribution adds up its values"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "proxy-latency: Latency namespace: \"Other\": every SLO must read the one namespace"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("3 problem(s)"), "{stderr}");
+
+    // A spec path that does not exist is an error, not a failed check.
+    let out = slo(&["validate", "--spec", "/nonexistent/specs.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("cannot read")
+    );
+
+    // Not YAML at all fails the check, with the line; a report over it is an error, exit 2.
     std::fs::write(&spec, "apiVersion: [").unwrap();
     let out = slo(&["validate", "--spec", spec.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("not YAML"));
     let out = slo(&[
         "report",
         "--spec",
