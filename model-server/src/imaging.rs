@@ -156,6 +156,7 @@ pub fn decode(
         if let Some(decoded) = decode_jpeg_scaled(bytes, max_pixels, min_shorter_side)? {
             return Ok(decoded);
         }
+        return decode_jpeg_strict(bytes, max_pixels);
     }
     decode_generic(bytes, format, max_pixels)
 }
@@ -261,6 +262,47 @@ fn decode_jpeg_scaled(
             .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
             .unwrap_or_else(|| "libjpeg failed".to_owned());
         Err(invalid(jpeg, reason))
+    })
+}
+
+/// Decodes a JPEG with zune-jpeg (what `image` uses) in strict mode: a scan whose Huffman
+/// codes do not decode is refused rather than rendered as whatever grey or garbage follows,
+/// as a truncated file is. Grey, CMYK and YCCK come out as RGB, as through `image`.
+fn decode_jpeg_strict(bytes: &[u8], max_pixels: u64) -> Result<DecodedImage, ImageError> {
+    let jpeg = ImageFormat::Jpeg;
+    let options = zune_core::options::DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(usize::MAX)
+        .set_max_height(usize::MAX)
+        .jpeg_set_out_colorspace(zune_core::colorspace::ColorSpace::RGB);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(
+        zune_core::bytestream::ZCursor::new(bytes),
+        options,
+    );
+    decoder.decode_headers().map_err(|e| invalid(jpeg, e))?;
+    let (width, height) = decoder
+        .info()
+        .map(|info| (u32::from(info.width), u32::from(info.height)))
+        .unwrap_or_default();
+    check_pixels(width, height, max_pixels)?;
+    if width == 0 || height == 0 {
+        return Err(invalid(jpeg, "the image has no pixels"));
+    }
+    let orientation = decoder
+        .exif()
+        .and_then(|exif| image::metadata::Orientation::from_exif_chunk(exif))
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let pixels = decoder.decode().map_err(|e| invalid(jpeg, e))?;
+    let rgb = RgbImage::from_raw(width, height, pixels)
+        .ok_or_else(|| invalid(jpeg, "decoded buffer does not match the frame size"))?;
+    let mut upright = DynamicImage::ImageRgb8(rgb);
+    upright.apply_orientation(orientation);
+    Ok(DecodedImage {
+        rgb: upright.into_rgb8(),
+        format: jpeg,
+        stored_width: width,
+        stored_height: height,
+        dct_scale_denominator: 1,
     })
 }
 

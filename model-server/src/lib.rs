@@ -6,6 +6,8 @@
 
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod imaging;
 pub mod input;
 pub mod model;

@@ -38,6 +38,11 @@ pub struct Config {
     #[arg(long, env = "MAX_IMAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_image_bytes: usize,
 
+    /// Local mode: seconds a request body may take to arrive before a 408 (slow or stalled
+    /// clients must not hold memory and connections; under Lambda the body is already whole).
+    #[arg(long, env = "BODY_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub body_timeout_seconds: u64,
+
     /// Connect timeout to SageMaker Runtime, in milliseconds.
     #[arg(long, env = "UPSTREAM_CONNECT_TIMEOUT_MS", default_value_t = 1_000)]
     pub connect_timeout_ms: u64,

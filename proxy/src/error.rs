@@ -22,6 +22,8 @@ pub enum ProxyError {
     InvalidParameter(String),
     #[error("the request body could not be read: {0}")]
     UnreadableBody(String),
+    #[error("the request body did not arrive within {} s", .0.as_secs())]
+    BodyTimeout(std::time::Duration),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("the image is over the limit of {limit} bytes")]
@@ -58,6 +60,7 @@ impl ProxyError {
             Self::InvalidBase64(_) => "invalid_base64",
             Self::InvalidParameter(_) => "invalid_parameter",
             Self::UnreadableBody(_) => "unreadable_body",
+            Self::BodyTimeout(_) => "body_timeout",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Rejected { code, .. } => code,
@@ -77,6 +80,7 @@ impl ProxyError {
             | Self::InvalidBase64(_)
             | Self::InvalidParameter(_)
             | Self::UnreadableBody(_) => StatusCode::BAD_REQUEST,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Rejected { status, .. } => *status,

@@ -4,6 +4,8 @@
 
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod lambda;
 pub mod request;
 pub mod upstream;
@@ -43,6 +45,7 @@ struct Inner {
     client: aws_sdk_sagemakerruntime::Client,
     endpoint_name: String,
     max_image_bytes: usize,
+    body_timeout: Duration,
     allowed_origins: Vec<String>,
     /// True until the first `/predict` this process handles.
     cold: AtomicBool,
@@ -59,6 +62,7 @@ impl AppState {
                 client,
                 endpoint_name: config.endpoint_name.clone(),
                 max_image_bytes: config.max_image_bytes,
+                body_timeout: Duration::from_secs(config.body_timeout_seconds),
                 allowed_origins: config.origins(),
                 cold: AtomicBool::new(true),
                 identity: Arc::new(
@@ -346,17 +350,20 @@ async fn handle_predict(
         .div_ceil(3)
         .saturating_mul(4)
         .saturating_add(64 * 1024);
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let over_limit = std::error::Error::source(&e)
-            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-        if over_limit {
-            ProxyError::PayloadTooLarge {
-                limit: inner.max_image_bytes,
+    let bytes = tokio::time::timeout(inner.body_timeout, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| ProxyError::BodyTimeout(inner.body_timeout))?
+        .map_err(|e| {
+            let over_limit = std::error::Error::source(&e)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            if over_limit {
+                ProxyError::PayloadTooLarge {
+                    limit: inner.max_image_bytes,
+                }
+            } else {
+                ProxyError::UnreadableBody(e.to_string())
             }
-        } else {
-            ProxyError::UnreadableBody(e.to_string())
-        }
-    })?;
+        })?;
     observed.payload_bytes = Some(bytes.len());
     let prediction = tracing::info_span!("validate").in_scope(|| {
         request::validate(

@@ -10,6 +10,8 @@ pub mod chart;
 pub mod cloudwatch;
 pub mod dashboard;
 pub mod duration;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod math;
 pub mod render;
 pub mod report;

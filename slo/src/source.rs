@@ -51,7 +51,8 @@ struct Series {
 }
 
 /// Key of a series: namespace, metric, sorted dimensions.
-type SeriesKey = (String, String, Vec<(String, String)>);
+/// (namespace, metric, sorted dimensions).
+pub type SeriesKey = (String, String, Vec<(String, String)>);
 
 /// EMF records read from log files: what CloudWatch would have extracted from them.
 #[derive(Debug, Default)]
@@ -190,6 +191,31 @@ pub fn statistic(stat: Stat, values: &mut [f64]) -> Option<f64> {
             100.0 * at_most / count
         }
     })
+}
+
+impl EmfLogs {
+    /// Every (namespace, metric, dimensions) the records published.
+    pub fn series_keys(&self) -> Vec<SeriesKey> {
+        self.series.keys().cloned().collect()
+    }
+
+    /// How many values of `query`'s metric lie in `[start_ms, end_ms)`.
+    pub fn values_between(&self, query: &Query, start_ms: i64, end_ms: i64) -> usize {
+        let key = (
+            query.namespace.clone(),
+            query.metric.clone(),
+            query.dimensions.clone(),
+        );
+        self.series.get(&key).map_or(0, |series| {
+            series
+                .timestamps
+                .iter()
+                .zip(&series.values)
+                .filter(|(t, _)| (start_ms..end_ms).contains(*t))
+                .map(|(_, values)| values.len())
+                .sum()
+        })
+    }
 }
 
 impl Source for EmfLogs {

@@ -7,6 +7,10 @@ use std::time::Duration;
 mod process;
 #[allow(unused_imports)] // not every suite signals processes
 pub use process::{Process, send_signal};
+#[path = "../../../test-support/corpus.rs"]
+pub mod corpus;
+#[path = "../../../test-support/images.rs"]
+pub mod images;
 #[path = "../../../test-support/stack.rs"]
 mod stack;
 pub use stack::*;
@@ -49,6 +53,7 @@ pub fn in_process_state(endpoint_url: &str) -> proxy::AppState {
         endpoint_url: Some(endpoint_url.to_owned()),
         allowed_origins: vec![ORIGIN.to_owned()],
         max_image_bytes: 4 * 1024 * 1024,
+        body_timeout_seconds: 10,
         connect_timeout_ms: 1000,
         attempt_timeout_ms: 20_000,
         operation_timeout_ms: 30_000,
