@@ -3,7 +3,7 @@
 # from PyPI; Chromium and playwright-core for the page), builds, and runs the whole workspace's
 # tests against the real model in ../shared (or SHARED_DIR), then the page's tests in headless
 # Chromium against the real local stack, then the offline checks of infra/ (terraform fmt,
-# checkov).
+# checkov) and of the dependencies (cargo deny: licences, bans, sources).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -21,3 +21,4 @@ cargo test --workspace --locked --doc
 cargo build --workspace --locked --bins
 scripts/test-browser.sh
 scripts/check-infra.sh
+scripts/check-deps.sh

@@ -5,7 +5,10 @@
 //! - `preprocess`: in-process decode + preprocess time for a photo and a generated 12 MP JPEG;
 //! - `overhead`: sequential requests to a running server, end-to-end latency minus the time the
 //!   server reports for decode + preprocess + inference;
-//! - `coldstart`: process spawn → first correct prediction, for any server command.
+//! - `coldstart`: process spawn → first correct prediction, for any server command;
+//! - `overload`: capacity (closed loop), then an open-loop load at a multiple of it for a
+//!   bounded time, then sequential requests: what is refused, how fast, with `Retry-After`,
+//!   the latency of what is admitted, and how soon capacity returns (RELIABILITY.md).
 //!
 //! Throughput and latency under load come from `wrk`, not from here.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
@@ -61,6 +64,26 @@ enum Bench {
         image: PathBuf,
         #[arg(long, default_value_t = 500)]
         requests: usize,
+    },
+    /// Capacity, then `factor` × capacity offered open-loop for `seconds`, then recovery.
+    Overload {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        image: PathBuf,
+        /// Concurrent clients of the closed-loop capacity measurement.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        #[arg(long, default_value_t = 5.0)]
+        capacity_seconds: f64,
+        /// Offered load as a multiple of the measured capacity.
+        #[arg(long, default_value_t = 4.0)]
+        factor: f64,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Sequential requests right after the overload.
+        #[arg(long, default_value_t = 200)]
+        recovery: usize,
     },
     /// Spawn `command` and time until `url` answers the image with top-1 `expect_index`.
     Coldstart {
@@ -122,6 +145,23 @@ fn main() {
             image,
             requests,
         } => bench_overhead(&url, &image, requests),
+        Bench::Overload {
+            url,
+            image,
+            clients,
+            capacity_seconds,
+            factor,
+            seconds,
+            recovery,
+        } => bench_overload(
+            &url,
+            &image,
+            clients,
+            capacity_seconds,
+            factor,
+            seconds,
+            recovery,
+        ),
         Bench::Coldstart {
             url,
             image,
@@ -336,4 +376,164 @@ async fn bench_coldstart(url: &str, image: &Path, expect: u64, runs: usize, comm
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     summary("spawn to first correct prediction", samples);
+}
+
+/// One answer under load.
+struct Answer {
+    status: u16,
+    retry_after: bool,
+    latency_ms: f64,
+}
+
+async fn send(client: &reqwest::Client, url: &str, body: &[u8]) -> Answer {
+    let started = Instant::now();
+    let response = client
+        .post(url)
+        .header("content-type", "application/octet-stream")
+        .body(body.to_vec())
+        .send()
+        .await;
+    let (status, retry_after) = match response {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let retry_after = response.headers().contains_key("retry-after");
+            // Read the whole answer: a refused request is done when its body is.
+            let _ = response.bytes().await;
+            (status, retry_after)
+        }
+        // Connection refused, reset or timed out: counted as status 0.
+        Err(_) => (0, false),
+    };
+    Answer {
+        status,
+        retry_after,
+        latency_ms: ms(started.elapsed()),
+    }
+}
+
+fn report(name: &str, answers: &[Answer]) {
+    let mut by_status = std::collections::BTreeMap::<u16, usize>::new();
+    for answer in answers {
+        *by_status.entry(answer.status).or_default() += 1;
+    }
+    println!(
+        "{name}: {} requests, by status {by_status:?}",
+        answers.len()
+    );
+    for (label, status) in [
+        ("admitted (200)", 200),
+        ("refused (503)", 503),
+        ("refused (429)", 429),
+    ] {
+        let latencies: Vec<f64> = answers
+            .iter()
+            .filter(|a| a.status == status)
+            .map(|a| a.latency_ms)
+            .collect();
+        if !latencies.is_empty() {
+            summary(&format!("  {label}"), latencies);
+        }
+    }
+    let refused = answers.iter().filter(|a| matches!(a.status, 429 | 503));
+    let (count, with_retry_after) =
+        refused.fold((0, 0), |(n, r), a| (n + 1, r + usize::from(a.retry_after)));
+    if count > 0 {
+        println!("  refused with Retry-After: {with_retry_after} of {count}");
+    }
+}
+
+#[tokio::main]
+async fn bench_overload(
+    url: &str,
+    image: &Path,
+    clients: usize,
+    capacity_seconds: f64,
+    factor: f64,
+    seconds: f64,
+    recovery: usize,
+) {
+    let body: std::sync::Arc<[u8]> = std::fs::read(image).unwrap().into();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(1024)
+        .build()
+        .unwrap();
+    let url: std::sync::Arc<str> = url.into();
+    // Warm up connections and sessions.
+    for _ in 0..20 {
+        send(&client, &url, &body).await;
+    }
+
+    // Capacity: `clients` closed loops, bounded in time.
+    let deadline = Instant::now() + Duration::from_secs_f64(capacity_seconds);
+    let started = Instant::now();
+    let loops: Vec<_> = (0..clients)
+        .map(|_| {
+            let (client, url, body) = (client.clone(), url.clone(), body.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                while Instant::now() < deadline {
+                    answers.push(send(&client, &url, &body).await);
+                }
+                answers
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for handle in loops {
+        answers.extend(handle.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let ok = answers.iter().filter(|a| a.status == 200).count();
+    let capacity = ok as f64 / elapsed;
+    println!(
+        "capacity: {capacity:.1} req/s ({ok} answered 200 by {clients} closed-loop clients in {elapsed:.1} s)"
+    );
+    report("capacity phase", &answers);
+
+    // Overload: open loop at factor × capacity, a bounded number of requests.
+    let rate = factor * capacity;
+    let total = (rate * seconds).round() as usize;
+    println!("overload: offering {rate:.1} req/s ({factor}x) for {seconds} s = {total} requests");
+    let started = Instant::now();
+    let mut in_flight = Vec::with_capacity(total);
+    for i in 0..total {
+        let due = started + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let (client, url, body) = (client.clone(), url.clone(), body.clone());
+        in_flight.push(tokio::spawn(
+            async move { send(&client, &url, &body).await },
+        ));
+    }
+    let offered_for = started.elapsed().as_secs_f64();
+    let load_ended = Instant::now();
+    let mut answers = Vec::with_capacity(total);
+    for handle in in_flight {
+        answers.push(handle.await.unwrap());
+    }
+    let drained_ms = ms(load_ended.elapsed());
+    let ok = answers.iter().filter(|a| a.status == 200).count();
+    println!(
+        "overload phase: offered over {offered_for:.1} s; {:.1} req/s answered 200 ({:.0} % of capacity); last answer {drained_ms:.0} ms after the load stopped",
+        ok as f64 / offered_for,
+        100.0 * ok as f64 / offered_for / capacity
+    );
+    report("overload phase", &answers);
+
+    // Recovery: sequential requests as soon as the overload's answers are in.
+    let recovery_started = Instant::now();
+    let mut answers = Vec::with_capacity(recovery);
+    let mut first_ok_ms = None;
+    for _ in 0..recovery {
+        let answer = send(&client, &url, &body).await;
+        if answer.status == 200 && first_ok_ms.is_none() {
+            first_ok_ms = Some(ms(recovery_started.elapsed()));
+        }
+        answers.push(answer);
+    }
+    println!(
+        "recovery: first 200 after {} ms",
+        first_ok_ms.map_or_else(|| "never".to_owned(), |t| format!("{t:.1}"))
+    );
+    report("recovery phase", &answers);
 }

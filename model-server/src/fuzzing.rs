@@ -76,21 +76,24 @@ pub fn parse_request(
     Some((request.image, request.top_k))
 }
 
+/// Content types the first byte of request fuzz input selects.
+const TYPES: [&[u8]; 10] = [
+    b"application/json",
+    b"application/json; charset=utf-8",
+    b"application/vnd.api+json",
+    b"image/jpeg",
+    b"image/png",
+    b"application/octet-stream",
+    b"text/plain",
+    b"multipart/form-data; boundary=x",
+    b"image/tiff",
+    b"",
+];
+
 /// Splits fuzz input into a content type (one of the interesting ones, or free text) and a
-/// body, so that one target explores both.
+/// body, so that one target explores both: the first byte picks one of `TYPES`, or `0xFF`
+/// says free text up to a newline follows; anything else means no content type.
 pub fn split_request(data: &[u8]) -> (Option<&[u8]>, &[u8]) {
-    const TYPES: [&[u8]; 10] = [
-        b"application/json",
-        b"application/json; charset=utf-8",
-        b"application/vnd.api+json",
-        b"image/jpeg",
-        b"image/png",
-        b"application/octet-stream",
-        b"text/plain",
-        b"multipart/form-data; boundary=x",
-        b"image/tiff",
-        b"",
-    ];
     match data.split_first() {
         None => (None, data),
         Some((&selector, rest)) => match TYPES.get(usize::from(selector)) {
@@ -122,4 +125,17 @@ pub fn check_forwarded(image: &[u8], content_type: &str, top_k: u32, max_image_b
         usize::try_from(top_k).ok(),
         "top_k arrives unchanged"
     );
+}
+
+/// The inverse of [`split_request`]: fuzz input for a content type and body (seeds).
+pub fn join_request(content_type: Option<&str>, body: &[u8]) -> Vec<u8> {
+    let mut out = match content_type {
+        None => vec![0xFE],
+        Some(text) => match TYPES.iter().position(|t| *t == text.as_bytes()) {
+            Some(index) => vec![u8::try_from(index).unwrap_or(0xFE)],
+            None => [&[0xFF][..], text.as_bytes(), b"\n"].concat(),
+        },
+    };
+    out.extend_from_slice(body);
+    out
 }

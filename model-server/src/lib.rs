@@ -16,6 +16,7 @@ pub mod runtime_api;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+use telemetry::body::BodyError;
 
 use axum::Json;
 use axum::Router;
@@ -452,15 +453,18 @@ async fn invocations(state: AppState, headers: HeaderMap, body: Body) -> Result<
     let Ok(upload) = state.shared.uploads.clone().try_acquire_owned() else {
         // Read and drop the body (never buffered) so the client gets the answer rather than a
         // connection reset in the middle of its upload.
-        discard_body(body, http_limit, limits.body_timeout).await;
+        telemetry::body::discard(body, http_limit, limits.body_timeout).await;
         return Err(ApiError::Overloaded {
             limit: limits.max_in_flight,
         });
     };
-    let body = tokio::time::timeout(limits.body_timeout, axum::body::to_bytes(body, http_limit))
+    let body = telemetry::body::read(body, http_limit, limits.body_timeout)
         .await
-        .map_err(|_| ApiError::BodyTimeout(limits.body_timeout))?
-        .map_err(|e| body_read_error(&e, http_limit))?;
+        .map_err(|e| match e {
+            BodyError::TooLarge { limit } => ApiError::PayloadTooLarge { limit },
+            BodyError::TimedOut(timeout) => ApiError::BodyTimeout(timeout),
+            BodyError::Broken(reason) => ApiError::UnreadableBody(reason),
+        })?;
     drop(upload);
     // Checked after the body arrived, so clients get this answer rather than a reset upload.
     let model = state.model()?;
@@ -498,33 +502,6 @@ async fn invocations(state: AppState, headers: HeaderMap, body: Body) -> Result<
         classified,
         cold_start,
     })
-}
-
-/// Consumes up to `limit` bytes of `body` within `timeout`, keeping none of them.
-async fn discard_body(body: Body, limit: usize, timeout: Duration) {
-    use http_body_util::BodyExt;
-    let mut body = body;
-    let mut seen = 0;
-    let drain = async {
-        while let Some(Ok(frame)) = body.frame().await {
-            seen += frame.data_ref().map_or(0, bytes::Bytes::len);
-            if seen > limit {
-                break;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(timeout, drain).await;
-}
-
-/// A body that fails to arrive is either over the limit or a broken connection.
-fn body_read_error(err: &axum::Error, limit: usize) -> ApiError {
-    let over_limit = std::error::Error::source(err)
-        .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-    if over_limit {
-        ApiError::PayloadTooLarge { limit }
-    } else {
-        ApiError::UnreadableBody(err.to_string())
-    }
 }
 
 #[cfg(test)]

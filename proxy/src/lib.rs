@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use telemetry::body::BodyError;
 
 use axum::Json;
 use axum::Router;
@@ -350,19 +351,14 @@ async fn handle_predict(
         .div_ceil(3)
         .saturating_mul(4)
         .saturating_add(64 * 1024);
-    let bytes = tokio::time::timeout(inner.body_timeout, axum::body::to_bytes(body, limit))
+    let bytes = telemetry::body::read(body, limit, inner.body_timeout)
         .await
-        .map_err(|_| ProxyError::BodyTimeout(inner.body_timeout))?
-        .map_err(|e| {
-            let over_limit = std::error::Error::source(&e)
-                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-            if over_limit {
-                ProxyError::PayloadTooLarge {
-                    limit: inner.max_image_bytes,
-                }
-            } else {
-                ProxyError::UnreadableBody(e.to_string())
-            }
+        .map_err(|e| match e {
+            BodyError::TooLarge { .. } => ProxyError::PayloadTooLarge {
+                limit: inner.max_image_bytes,
+            },
+            BodyError::TimedOut(timeout) => ProxyError::BodyTimeout(timeout),
+            BodyError::Broken(reason) => ProxyError::UnreadableBody(reason),
         })?;
     observed.payload_bytes = Some(bytes.len());
     let prediction = tracing::info_span!("validate").in_scope(|| {

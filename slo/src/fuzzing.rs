@@ -6,8 +6,8 @@ use crate::source::{EmfLogs, Source};
 use crate::spec::{Query, Stat};
 
 /// Reads arbitrary text as EMF log lines, then asks every series it found for per-minute
-/// statistics over the day after the first record: nothing panics, every line is counted
-/// once, and per-period counts add up to the values in the day.
+/// statistics over the hour after the first record: nothing panics, every line is counted
+/// once, and per-period counts add up to the values in that hour.
 pub fn emf_lines(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let mut logs = EmfLogs::default();
@@ -27,7 +27,7 @@ pub fn emf_lines(data: &[u8]) {
         assert_eq!(logs.records, 0);
         return;
     };
-    let end = start.saturating_add(86_400_000);
+    let end = start.saturating_add(3_600_000);
     let keys: Vec<_> = logs.series_keys();
     for (namespace, metric, dimensions) in keys {
         let query = |stat| Query {
@@ -47,13 +47,13 @@ pub fn emf_lines(data: &[u8]) {
         let Ok(answers) = logs.fetch(&queries, start, end, MINUTE) else {
             continue;
         };
-        let in_day = logs.values_between(&query(Stat::SampleCount), start, end);
+        let in_hour = logs.values_between(&query(Stat::SampleCount), start, end);
         let counted: f64 = answers[0].iter().flatten().sum();
         #[allow(clippy::cast_precision_loss)]
-        let expected = in_day as f64;
+        let expected = in_hour as f64;
         assert!(
             (counted - expected).abs() < 0.5,
-            "per-minute sample counts add up to the values of the day"
+            "per-minute sample counts add up to the values of the hour"
         );
         for (period, p99) in answers[2].iter().enumerate() {
             if let (Some(p99), Some(min), Some(max)) = (p99, answers[3][period], answers[4][period])

@@ -6,6 +6,7 @@
 //! - [`logs`]: JSON log lines carrying `trace_id`, `span_id` and `request_id`;
 //! - [`sink`]: the non-blocking single writer of stdout that logs and EMF share.
 
+pub mod body;
 pub mod catalogue;
 pub mod emf;
 pub mod logs;

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
+
 #[path = "../../../test-support/process.rs"]
 mod process;
 #[allow(unused_imports)] // not every suite signals processes
@@ -64,4 +66,91 @@ pub fn in_process_state(endpoint_url: &str) -> proxy::AppState {
         telemetry: telemetry::Config::default(),
     };
     proxy::AppState::new(client, &config)
+}
+
+/// The EMF records among `lines`, each checked against the spec.
+pub fn emf_records(lines: &[String]) -> Vec<Value> {
+    lines
+        .iter()
+        .filter(|line| telemetry::emf::is_record(line))
+        .map(|line| {
+            let record: Value = serde_json::from_str(line).unwrap();
+            if let Err(problems) = telemetry::emf::validate(&record) {
+                panic!("invalid EMF record {line}: {problems:?}");
+            }
+            record
+        })
+        .collect()
+}
+
+/// Sum of metric `name` over `records` (arrays contribute every value).
+pub fn sum(records: &[Value], name: &str) -> f64 {
+    records
+        .iter()
+        .map(|r| match &r[name] {
+            Value::Number(n) => n.as_f64().unwrap(),
+            Value::Array(values) => values.iter().map(|v| v.as_f64().unwrap()).sum(),
+            _ => 0.0,
+        })
+        .sum()
+}
+
+/// Number of values of metric `name` (CloudWatch's SampleCount).
+pub fn samples(records: &[Value], name: &str) -> usize {
+    records
+        .iter()
+        .map(|r| match &r[name] {
+            Value::Number(_) => 1,
+            Value::Array(values) => values.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+pub fn with_dimension(records: &[Value], key: &str, value: &str) -> Vec<Value> {
+    records
+        .iter()
+        .filter(|r| r[key] == value)
+        .cloned()
+        .collect()
+}
+
+/// Sends the head and the first `sent` bytes of a `POST path` with `body` over a raw
+/// connection, so that the request is in flight until [`finish_request`].
+pub async fn start_request(
+    addr: &str,
+    path: &str,
+    body: &[u8],
+    sent: usize,
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..sent]).await.unwrap();
+    stream
+}
+
+/// Sends the rest of the body and returns the answer's status.
+pub async fn finish_request(mut stream: tokio::net::TcpStream, rest: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(rest).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .expect("no answer")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    answer.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Position of the first line of `lines` that satisfies `found`.
+pub fn position(lines: &[String], found: impl Fn(&str) -> bool) -> usize {
+    lines
+        .iter()
+        .position(|line| found(line))
+        .unwrap_or_else(|| panic!("no such line in {lines:#?}"))
 }
