@@ -55,11 +55,11 @@ wait_ready "http://127.0.0.1:$proxy_port/health"
   echo
   echo "## model server, POST /invocations"
   "$bench" overload --url "http://127.0.0.1:$model_port/invocations" --image "$image" \
-    --factor "$factor" --seconds "$seconds"
+    --clients "$(nproc)" --factor "$factor" --seconds "$seconds"
   echo
   echo "## proxy in front of it, POST /predict"
   "$bench" overload --url "http://127.0.0.1:$proxy_port/predict" --image "$image" \
-    --factor "$factor" --seconds "$seconds"
+    --clients "$(nproc)" --factor "$factor" --seconds "$seconds"
   echo
   echo "peak RSS: model server $(peak_rss "$model_pid"), proxy $(peak_rss "$proxy_pid")"
   kill -0 "$model_pid" && kill -0 "$proxy_pid" && echo "both processes still running"

@@ -11,6 +11,7 @@ use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 
 use super::images::{
     cmyk_jpeg, encode, gif_bomb, jpeg, jpeg_bomb, jpeg_with_orientation, photo_like, png_bomb,
+    png_chunk,
 };
 
 /// What a service must answer.
@@ -91,16 +92,6 @@ fn zlib_stored(data: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(&((b << 16) | a).to_be_bytes());
     out
-}
-
-fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(kind);
-    crc.update(data);
-    out.extend_from_slice(&crc.finalize().to_be_bytes());
 }
 
 /// A palette PNG (colour type 3, 2 bits per pixel), which `image` cannot write itself.

@@ -71,8 +71,9 @@ enum Bench {
         url: String,
         #[arg(long)]
         image: PathBuf,
-        /// Concurrent clients of the closed-loop capacity measurement.
-        #[arg(long, default_value_t = 4)]
+        /// Concurrent clients of the closed-loop capacity measurement: as many as the server
+        /// admits at once (more would spin on quick refusals and understate capacity).
+        #[arg(long, default_value_t = 2)]
         clients: usize,
         #[arg(long, default_value_t = 5.0)]
         capacity_seconds: f64,

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use aws_sdk_sagemakerruntime::Client;
-use aws_sdk_sagemakerruntime::config::retry::RetryConfig;
+use aws_sdk_sagemakerruntime::config::interceptors::InterceptorContext;
+use aws_sdk_sagemakerruntime::config::retry::{ClassifyRetry, RetryAction, RetryConfig};
 use aws_sdk_sagemakerruntime::config::timeout::TimeoutConfig;
 use aws_sdk_sagemakerruntime::config::{BehaviorVersion, Builder};
 use aws_sdk_sagemakerruntime::error::{ProvideErrorMetadata, SdkError};
@@ -23,8 +24,9 @@ pub struct UpstreamPolicy {
     pub attempt_timeout: Duration,
     /// Deadline for the whole call, retries included; keep it below the Lambda timeout.
     pub operation_timeout: Duration,
-    /// Attempts in total (1 = no retry). The SDK's standard policy retries throttling,
-    /// connection errors, timeouts and HTTP 500/502/503/504, never a `ModelError` (424).
+    /// Attempts in total (1 = no retry). The SDK's standard policy retries connection errors,
+    /// timeouts and HTTP 500/502/503/504, never a `ModelError` (424); throttling and a model
+    /// that is not ready are not retried either (see [`NoRetryWhenBusy`]).
     pub max_attempts: u32,
 }
 
@@ -48,11 +50,40 @@ pub fn client(
                 .operation_timeout(policy.operation_timeout)
                 .build(),
         )
-        .retry_config(RetryConfig::standard().with_max_attempts(policy.max_attempts.max(1)));
+        .retry_config(RetryConfig::standard().with_max_attempts(policy.max_attempts.max(1)))
+        .retry_classifier(NoRetryWhenBusy);
     if let Some(url) = endpoint_url {
         builder = builder.endpoint_url(url);
     }
     Client::from_conf(builder.build())
+}
+
+/// Forbids the SDK's retry of `ThrottlingException` and `ModelNotReadyException`. Its
+/// standard policy retries them after a backoff of up to a second: under overload that holds
+/// the (billed) Lambda, multiplies the load on an endpoint that is already refusing, and
+/// turns a quick 503 into a slow one. The client gets `503 busy` with `Retry-After` at once
+/// instead; the page honours it.
+#[derive(Debug)]
+struct NoRetryWhenBusy;
+
+impl ClassifyRetry for NoRetryWhenBusy {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let code = match ctx.output_or_error() {
+            Some(Err(error)) => error
+                .as_operation_error()
+                .and_then(|e| e.downcast_ref::<InvokeEndpointError>())
+                .and_then(ProvideErrorMetadata::code),
+            _ => None,
+        };
+        match code {
+            Some("ThrottlingException" | "ModelNotReadyException") => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "NoRetryWhenBusy"
+    }
 }
 
 /// `InvokeEndpoint` with the image bytes, its content type and the custom attributes; returns

@@ -9,6 +9,8 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::*;
@@ -18,12 +20,20 @@ use telemetry::catalogue;
 /// An upstream on a free port that reads each request and answers `response` (raw HTTP),
 /// or holds the connection without answering when `response` is `None`.
 fn fake_upstream(response: Option<&'static str>) -> SocketAddr {
+    counting_upstream(response).0
+}
+
+/// [`fake_upstream`], also counting the requests it got.
+fn counting_upstream(response: Option<&'static str>) -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
     std::thread::spawn(move || {
         let mut held = Vec::new();
         for stream in listener.incoming().take(16) {
             let mut stream = stream.unwrap();
+            counter.fetch_add(1, Ordering::SeqCst);
             let Some(response) = response else {
                 held.push(stream);
                 continue;
@@ -56,7 +66,7 @@ fn fake_upstream(response: Option<&'static str>) -> SocketAddr {
         std::thread::sleep(Duration::from_secs(30));
         drop(held);
     });
-    addr
+    (addr, requests)
 }
 
 fn http_200(content_type: &str, body: &str) -> &'static str {
@@ -250,6 +260,51 @@ async fn malformed_answers_from_the_model_are_a_502_model_error_without_details_
         let upstream = fake_upstream(Some(response));
         let proxy = start_proxy(&format!("http://{upstream}"), &[]);
         check(name, proxy, &model_error).await;
+    }
+}
+
+fn aws_error(status: &str, error_type: &str) -> &'static str {
+    let body = r#"{"message":"from the test upstream"}"#;
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nx-amzn-ErrorType: {error_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .leak()
+}
+
+#[tokio::test]
+async fn a_busy_upstream_is_not_retried_but_a_failing_one_is() {
+    let attempts = ("UPSTREAM_MAX_ATTEMPTS", "3");
+    for (name, response, expected, upstream_requests) in [
+        (
+            "throttled",
+            aws_error("429 Too Many Requests", "ThrottlingException"),
+            &BUSY,
+            1,
+        ),
+        (
+            "not ready",
+            aws_error("429 Too Many Requests", "ModelNotReadyException"),
+            &BUSY,
+            1,
+        ),
+        (
+            "internal failure",
+            aws_error("500 Internal Server Error", "InternalFailure"),
+            &Expected {
+                status: 502,
+                code: "upstream_unavailable",
+                retry_after: false,
+                metric: "ServerErrors",
+                log: "request failed",
+            },
+            3,
+        ),
+    ] {
+        let (upstream, requests) = counting_upstream(Some(response));
+        let proxy = start_proxy(&format!("http://{upstream}"), &[attempts]);
+        check(name, proxy, expected).await;
+        assert_eq!(requests.load(Ordering::SeqCst), upstream_requests, "{name}");
     }
 }
 

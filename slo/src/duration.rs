@@ -26,16 +26,23 @@ impl Span {
     }
 }
 
+/// Splits `<n><unit>` into the whole number and the unit; `units` names the units for the
+/// error message.
+pub fn split_count<'a>(text: &'a str, units: &str) -> Result<(i64, &'a str), String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no unit ({units})"))?;
+    let (number, unit) = text.split_at(split);
+    let n = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
+    Ok((n, unit))
+}
+
 /// Parses `<n><unit>` with unit `s`, `m`, `h`, `d` or `w`; `n` ≥ 1.
 pub fn parse(text: &str) -> Result<Span, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} has no unit (s, m, h, d, w)"))?;
-    let (number, unit) = text.split_at(split);
-    let n: i64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} does not start with a whole number"))?;
+    let (n, unit) = split_count(text, "s, m, h, d, w")?;
     if n < 1 {
         return Err(format!("{text:?} must be at least 1"));
     }

@@ -318,13 +318,7 @@ impl CalendarPeriod {
     /// Parses `<n><unit>`, unit `d`, `w`, `M`, `Q` or `Y`; `n` ≥ 1.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(|| format!("{text:?} has no unit (d, w, M, Q, Y)"))?;
-        let (number, unit) = text.split_at(split);
-        let count: i64 = number
-            .parse()
-            .map_err(|_| format!("{text:?} does not start with a whole number"))?;
+        let (count, unit) = duration::split_count(text, "d, w, M, Q, Y")?;
         if !(1..=10_000).contains(&count) {
             return Err(format!("{text:?} must be between 1 and 10000 units"));
         }
