@@ -19,6 +19,7 @@ for target in "${targets[@]}"; do
   corpus="$root/.cache/fuzz-corpus/$target"
   mkdir -p "$corpus"
   log="$root/artifacts/fuzz-$target-$(date -u +%Y%m%dT%H%M%SZ).log"
+  started="$(mktemp)"  # crash files newer than this are this run's
   echo "fuzz: $target for ${seconds}s (log: $log)" >&2
   if cargo +nightly fuzz run "$target" "$corpus" "fuzz/seeds/$target" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
@@ -29,10 +30,11 @@ for target in "${targets[@]}"; do
     status=1
     echo "fuzz: $target FAILED; the tail of its log:" >&2
     tail -40 "$log" >&2
-    mkdir -p "fuzz/regressions/$target"
-    for crash in fuzz/artifacts/"$target"/*; do
-      [ -f "$crash" ] && cp "$crash" "fuzz/regressions/$target/"
-    done
+    if [ -d "fuzz/artifacts/$target" ]; then
+      mkdir -p "fuzz/regressions/$target"
+      find "fuzz/artifacts/$target" -type f -newer "$started" -exec cp {} "fuzz/regressions/$target/" \;
+    fi
   fi
+  rm -f "$started"
 done
 exit "$status"

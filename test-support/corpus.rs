@@ -421,7 +421,7 @@ pub fn cases() -> Vec<Case> {
             base64_json(&[0xFF; OVER_LIMIT]),
             TOO_LARGE,
         ),
-        // Decompression bombs: tiny files declaring 10^10 pixels.
+        // Decompression bombs: tiny files declaring 4 to 10 billion pixels.
         case(
             "a 100000x100000 PNG header",
             Some("image/png"),
@@ -464,6 +464,18 @@ pub fn cases() -> Vec<Case> {
                 bytes
             },
             INVALID_IMAGE,
+        ),
+        // libjpeg warns and browsers show it: stray bytes between two segments.
+        case(
+            "a JPEG with stray bytes between segments",
+            Some("image/jpeg"),
+            {
+                let mut bytes = jpeg_image.clone();
+                let dht = jpeg_segment(&bytes, 0xC4);
+                bytes.splice(dht..dht, [0u8; 8]);
+                bytes
+            },
+            Classified,
         ),
         case(
             "a PNG with a broken CRC",

@@ -167,7 +167,9 @@ fn jpeg_scan_start(bytes: &[u8]) -> Option<usize> {
     let mut at = 2; // after SOI
     loop {
         if *bytes.get(at)? != 0xFF {
-            return None;
+            // Stray bytes between segments: skipped to the next marker, as libjpeg does (with
+            // a warning).
+            at += bytes.get(at..)?.iter().position(|&b| b == 0xFF)?;
         }
         let marker = *bytes.get(at + 1)?;
         match marker {
@@ -205,7 +207,7 @@ fn invalid(format: ImageFormat, err: impl std::fmt::Display) -> ImageError {
 /// Decodes large JPEGs with libjpeg-turbo's DCT scaling (through the `mozjpeg` crate), which
 /// skips most of the inverse DCT and colour work: about twice as fast as a pure-Rust decoder on
 /// 12 MP photos. Returns `Ok(None)` when scaling would not help (small images) or for CMYK,
-/// so the generic path decodes those.
+/// so [`decode_jpeg_strict`] decodes those.
 fn decode_jpeg_scaled(
     bytes: &[u8],
     max_pixels: u64,
@@ -265,38 +267,51 @@ fn decode_jpeg_scaled(
     })
 }
 
-/// Decodes a JPEG with zune-jpeg (what `image` uses) in strict mode: a scan whose Huffman
-/// codes do not decode is refused rather than rendered as whatever grey or garbage follows,
-/// as a truncated file is. Grey, CMYK and YCCK come out as RGB, as through `image`.
+/// Decodes a JPEG with zune-jpeg (what `image` uses). Strict mode first: a scan whose
+/// Huffman codes do not decode, or that ends early, is refused rather than rendered as
+/// whatever grey or noise the lenient decoder fills in, as a truncated file is. What strict
+/// mode also refuses but libjpeg and browsers accept with a warning (stray bytes between
+/// segments, an unexpected marker between scans) is decoded leniently. Grey, CMYK and YCCK
+/// come out as RGB, as through `image`.
 fn decode_jpeg_strict(bytes: &[u8], max_pixels: u64) -> Result<DecodedImage, ImageError> {
     let jpeg = ImageFormat::Jpeg;
-    let options = zune_core::options::DecoderOptions::default()
-        .set_strict_mode(true)
-        .set_max_width(usize::MAX)
-        .set_max_height(usize::MAX)
-        .jpeg_set_out_colorspace(zune_core::colorspace::ColorSpace::RGB);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(
-        zune_core::bytestream::ZCursor::new(bytes),
-        options,
-    );
-    decoder.decode_headers().map_err(|e| invalid(jpeg, e))?;
-    let (width, height) = decoder
-        .info()
-        .map(|info| (u32::from(info.width), u32::from(info.height)))
-        .unwrap_or_default();
+    let decode = |strict: bool| {
+        let options = zune_core::options::DecoderOptions::default()
+            .set_strict_mode(strict)
+            .set_max_width(usize::MAX)
+            .set_max_height(usize::MAX)
+            .jpeg_set_out_colorspace(zune_core::colorspace::ColorSpace::RGB);
+        let mut decoder = zune_jpeg::JpegDecoder::new_with_options(
+            zune_core::bytestream::ZCursor::new(bytes),
+            options,
+        );
+        decoder.decode_headers()?;
+        let (width, height) = decoder
+            .info()
+            .map(|info| (u32::from(info.width), u32::from(info.height)))
+            .unwrap_or_default();
+        if check_pixels(width, height, max_pixels).is_err() || width == 0 || height == 0 {
+            // Reported below from the header alone, without decoding.
+            return Ok((width, height, Vec::new(), None));
+        }
+        let orientation = decoder
+            .exif()
+            .and_then(|exif| image::metadata::Orientation::from_exif_chunk(exif));
+        Ok((width, height, decoder.decode()?, orientation))
+    };
+    let (width, height, pixels, orientation) = match decode(true) {
+        Ok(decoded) => decoded,
+        Err(e) if corrupt_scan(&e) => return Err(invalid(jpeg, e)),
+        Err(_) => decode(false).map_err(|e: zune_jpeg::errors::DecodeErrors| invalid(jpeg, e))?,
+    };
     check_pixels(width, height, max_pixels)?;
     if width == 0 || height == 0 {
         return Err(invalid(jpeg, "the image has no pixels"));
     }
-    let orientation = decoder
-        .exif()
-        .and_then(|exif| image::metadata::Orientation::from_exif_chunk(exif))
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let pixels = decoder.decode().map_err(|e| invalid(jpeg, e))?;
     let rgb = RgbImage::from_raw(width, height, pixels)
         .ok_or_else(|| invalid(jpeg, "decoded buffer does not match the frame size"))?;
     let mut upright = DynamicImage::ImageRgb8(rgb);
-    upright.apply_orientation(orientation);
+    upright.apply_orientation(orientation.unwrap_or(image::metadata::Orientation::NoTransforms));
     Ok(DecodedImage {
         rgb: upright.into_rgb8(),
         format: jpeg,
@@ -304,6 +319,18 @@ fn decode_jpeg_strict(bytes: &[u8], max_pixels: u64) -> Result<DecodedImage, Ima
         stored_height: height,
         dct_scale_denominator: 1,
     })
+}
+
+/// Whether zune-jpeg's strict-mode error is about the entropy-coded scan itself: codes that
+/// do not decode, or data that runs out.
+fn corrupt_scan(error: &zune_jpeg::errors::DecodeErrors) -> bool {
+    use zune_jpeg::errors::DecodeErrors;
+    match error {
+        DecodeErrors::HuffmanDecode(_) | DecodeErrors::ExhaustedData => true,
+        DecodeErrors::FormatStatic(message) => message.contains("Premature end"),
+        DecodeErrors::Format(message) => message.contains("Huffman") || message.contains("corrupt"),
+        _ => false,
+    }
 }
 
 fn decode_generic(

@@ -16,7 +16,6 @@ pub mod runtime_api;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use telemetry::body::BodyError;
 
 use axum::Json;
 use axum::Router;
@@ -26,6 +25,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
+use telemetry::body::BodyError;
 use telemetry::metrics::millis;
 use telemetry::{catalogue, metrics};
 use tokio::sync::Semaphore;

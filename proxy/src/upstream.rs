@@ -25,8 +25,9 @@ pub struct UpstreamPolicy {
     /// Deadline for the whole call, retries included; keep it below the Lambda timeout.
     pub operation_timeout: Duration,
     /// Attempts in total (1 = no retry). The SDK's standard policy retries connection errors,
-    /// timeouts and HTTP 500/502/503/504, never a `ModelError` (424); throttling and a model
-    /// that is not ready are not retried either (see [`NoRetryWhenBusy`]).
+    /// timeouts and HTTP 500/502/504, never a `ModelError` (424) or a model that is not
+    /// ready; throttling and `ServiceUnavailable` are not retried either (see
+    /// [`NoRetryWhenBusy`]).
     pub max_attempts: u32,
 }
 
@@ -58,11 +59,12 @@ pub fn client(
     Client::from_conf(builder.build())
 }
 
-/// Forbids the SDK's retry of `ThrottlingException` and `ModelNotReadyException`. Its
-/// standard policy retries them after a backoff of up to a second: under overload that holds
-/// the (billed) Lambda, multiplies the load on an endpoint that is already refusing, and
-/// turns a quick 503 into a slow one. The client gets `503 busy` with `Retry-After` at once
-/// instead; the page honours it.
+/// Forbids retrying the answers that mean "busy" (`503 busy` to the client):
+/// `ThrottlingException` and `ServiceUnavailable`, which the SDK's standard policy retries
+/// after a backoff of up to a second, and `ModelNotReadyException`, which it does not retry
+/// today. Under overload a retry holds the (billed) Lambda, adds load to an endpoint that is
+/// already refusing, and turns a quick 503 into a slow one; the client gets `Retry-After` at
+/// once instead, and the page honours it.
 #[derive(Debug)]
 struct NoRetryWhenBusy;
 
@@ -76,7 +78,9 @@ impl ClassifyRetry for NoRetryWhenBusy {
             _ => None,
         };
         match code {
-            Some("ThrottlingException" | "ModelNotReadyException") => RetryAction::RetryForbidden,
+            Some("ThrottlingException" | "ServiceUnavailable" | "ModelNotReadyException") => {
+                RetryAction::RetryForbidden
+            }
             _ => RetryAction::NoActionIndicated,
         }
     }

@@ -120,8 +120,9 @@ async fn every_bad_input_gets_its_documented_answer_from_both_services_and_neith
     );
 }
 
-/// Sends headers promising `length` bytes, then `trickle` bytes one at a time every 300 ms
-/// (or nothing), and returns the status line and body of the answer and when it came.
+/// Sends headers promising 100000 bytes, then `trickle` bytes one at a time every 300 ms (or
+/// nothing more), and returns the answer and how long after the request began its first byte
+/// arrived.
 fn slow_body(url: &str, path: &str, trickle: usize) -> (String, Duration) {
     let address = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream = TcpStream::connect(address).unwrap();
@@ -135,26 +136,33 @@ fn slow_body(url: &str, path: &str, trickle: usize) -> (String, Duration) {
     )
     .unwrap();
     stream.write_all(b"\x89PNG\r\n\x1a\n").unwrap();
-    for _ in 0..trickle {
-        std::thread::sleep(Duration::from_millis(300));
-        if stream.write_all(b"\0").is_err() {
-            break; // the server already answered and closed
+    let mut writer = stream.try_clone().unwrap();
+    let trickler = std::thread::spawn(move || {
+        for _ in 0..trickle {
+            std::thread::sleep(Duration::from_millis(300));
+            if writer.write_all(b"\0").is_err() {
+                break; // the server answered and closed
+            }
         }
-    }
+    });
     let mut answer = Vec::new();
+    let mut first_byte = None;
     let mut buffer = [0; 4096];
     while let Ok(n) = stream.read(&mut buffer) {
         if n == 0 {
             break;
         }
+        first_byte.get_or_insert_with(|| started.elapsed());
         answer.extend_from_slice(&buffer[..n]);
         if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
             break;
         }
     }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    trickler.join().unwrap();
     (
         String::from_utf8_lossy(&answer).into_owned(),
-        started.elapsed(),
+        first_byte.unwrap_or_else(|| started.elapsed()),
     )
 }
 

@@ -186,13 +186,23 @@ async fn the_model_server_killed_mid_request_is_a_502_counted_as_a_server_error(
     let model = start_model_server(&[]);
     let proxy = start_proxy(&model.url(""), &[]);
     proxy.wait_until_ok("/health");
-    // Frozen, the model server holds the request unanswered; then it dies with it.
+    // Frozen, the model server holds the request unanswered (the kernel accepts the
+    // connection and queues its bytes); once they are queued, it dies with them.
     model.signal("STOP");
     let killer = {
         let pid = model.pid();
+        let port: u16 = model.addr.rsplit(':').next().unwrap().parse().unwrap();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            let mut queued = false;
+            for _ in 0..250 {
+                queued = request_bytes_queued_at(port);
+                if queued {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             send_signal(pid, "KILL");
+            queued
         })
     };
     let expected = Expected {
@@ -203,7 +213,28 @@ async fn the_model_server_killed_mid_request_is_a_502_counted_as_a_server_error(
         log: "request failed",
     };
     check("killed mid-request", proxy, &expected).await;
-    killer.await.unwrap();
+    assert!(
+        killer.await.unwrap(),
+        "the request never reached the model server's socket"
+    );
+}
+
+/// Whether an established connection to local `port` has bytes the server has not read
+/// (/proc/net/tcp: local address, state 01, rx_queue).
+fn request_bytes_queued_at(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let local_port = fields[1]
+            .rsplit(':')
+            .next()
+            .and_then(|p| u16::from_str_radix(p, 16).ok());
+        let rx_queue = fields[4]
+            .split(':')
+            .nth(1)
+            .and_then(|q| usize::from_str_radix(q, 16).ok());
+        local_port == Some(port) && fields[3] == "01" && rx_queue.is_some_and(|q| q > 0)
+    })
 }
 
 #[tokio::test]
@@ -285,6 +316,12 @@ async fn a_busy_upstream_is_not_retried_but_a_failing_one_is() {
         (
             "not ready",
             aws_error("429 Too Many Requests", "ModelNotReadyException"),
+            &BUSY,
+            1,
+        ),
+        (
+            "unavailable",
+            aws_error("503 Service Unavailable", "ServiceUnavailable"),
             &BUSY,
             1,
         ),

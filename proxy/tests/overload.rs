@@ -89,7 +89,8 @@ async fn overload(url: &str) -> Tally {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn far_beyond_capacity_excess_is_refused_with_retry_after_and_capacity_returns_at_once() {
     let mut model = start_model_server(&[("MAX_IN_FLIGHT", "2")]);
-    let mut proxy = start_proxy(&model.url(""), &[("UPSTREAM_MAX_ATTEMPTS", "1")]);
+    // The default retry policy, which must not retry the model's refusals.
+    let mut proxy = start_proxy(&model.url(""), &[]);
     proxy.wait_until_ok("/health");
     for (service, url) in [
         ("model server", model.url("/invocations")),

@@ -291,7 +291,7 @@ fn window_alarm(
 /// The alarms of `slo`, checked against CloudWatch's limits.
 pub fn plan(slo: &Slo) -> Result<SloAlarms, GenerateError> {
     let mut tiers: Vec<TierAlarm> = Vec::new();
-    for rule in math::alert_rules(slo.window.length()) {
+    for rule in math::applicable_rules(slo.window.length()) {
         let long = window_alarm(slo, rule.tier, rule.long, rule.threshold)?;
         let short = window_alarm(slo, rule.tier, rule.short, rule.threshold)?;
         match tiers.iter_mut().find(|t| t.tier == rule.tier) {

@@ -7,7 +7,8 @@ use crate::spec::{Query, Stat};
 
 /// Reads arbitrary text as EMF log lines, then asks every series it found for per-minute
 /// statistics over the hour after the first record: nothing panics, every line is counted
-/// once, and per-period counts add up to the values in that hour.
+/// once, per-minute counts and sums add up to the values recorded in that hour, and every
+/// minute's minimum ≤ p99 ≤ maximum and `TC` ≤ count.
 pub fn emf_lines(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let mut logs = EmfLogs::default();
@@ -47,21 +48,32 @@ pub fn emf_lines(data: &[u8]) {
         let Ok(answers) = logs.fetch(&queries, start, end, MINUTE) else {
             continue;
         };
-        let in_hour = logs.values_between(&query(Stat::SampleCount), start, end);
-        let counted: f64 = answers[0].iter().flatten().sum();
+        let raw = logs.values_between(&query(Stat::SampleCount), start, end);
         #[allow(clippy::cast_precision_loss)]
-        let expected = in_hour as f64;
+        let raw_count = raw.len() as f64;
+        let counted: f64 = answers[0].iter().flatten().sum();
         assert!(
-            (counted - expected).abs() < 0.5,
+            (counted - raw_count).abs() < 0.5,
             "per-minute sample counts add up to the values of the hour"
         );
+        let raw_sum: f64 = raw.iter().sum();
+        let summed: f64 = answers[1].iter().flatten().sum();
+        if raw_sum.is_finite() && summed.is_finite() {
+            let tolerance = 1e-9 * raw.iter().map(|v| v.abs()).sum::<f64>().max(1.0);
+            assert!(
+                (summed - raw_sum).abs() <= tolerance,
+                "per-minute sums add up to the sum of the values"
+            );
+        }
         for (period, p99) in answers[2].iter().enumerate() {
-            if let (Some(p99), Some(min), Some(max)) = (p99, answers[3][period], answers[4][period])
-            {
-                assert!(
-                    min <= *p99 && *p99 <= max,
-                    "a percentile lies within the values"
-                );
+            if let (Some(min), Some(max)) = (answers[3][period], answers[4][period]) {
+                assert!(min <= max, "the minimum is not above the maximum");
+                if let Some(p99) = p99 {
+                    assert!(
+                        min <= *p99 && *p99 <= max,
+                        "a percentile lies within the values"
+                    );
+                }
             }
             if let (Some(at_most), Some(count)) = (answers[5][period], answers[0][period]) {
                 assert!(at_most <= count, "TC counts at most every value");

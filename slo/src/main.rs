@@ -84,7 +84,9 @@ struct ReportArgs {
     /// means ticket or page).
     #[arg(long, value_enum)]
     fail_on: Option<FailOn>,
-    /// Below this many events (or time slices) in the window the SLI is shown but not judged.
+    /// Below this many events (or time slices) in the window the SLI is shown but not judged;
+    /// an alert tier fires only where its lookbacks have this many events (with Timeslices
+    /// every slice is judged on its own).
     #[arg(long, default_value_t = 10.0)]
     min_events: f64,
     /// Also draw each SLO's error-budget burn-down over its window into this SVG file.

@@ -151,13 +151,18 @@ pub const LOOKBACKS: [Span; 6] = [
     Span(3 * 86_400),
 ];
 
-/// The highest tier whose rule holds, given `burn(lookback)` (`None` where a lookback has
-/// too few events to judge). A rule looking back further than the window itself (the 3-day
-/// ticket rule on a `--window 1d` report) does not apply.
-pub fn firing(window: Span, burn: impl Fn(Span) -> Option<f64>) -> Option<Tier> {
+/// The rules that apply to `window`: a rule looking back further than the window itself (the
+/// 3-day ticket rule of a 1-day window) does not.
+pub fn applicable_rules(window: Span) -> impl Iterator<Item = AlertRule> {
     alert_rules(window)
         .into_iter()
-        .filter(|rule| rule.long <= window)
+        .filter(move |rule| rule.long <= window)
+}
+
+/// The highest tier whose rule holds, given `burn(lookback)` (`None` where a lookback has
+/// too few events to judge).
+pub fn firing(window: Span, burn: impl Fn(Span) -> Option<f64>) -> Option<Tier> {
+    applicable_rules(window)
         .filter(|rule| {
             let above = |span| burn(span).is_some_and(|b| b > rule.threshold);
             above(rule.long) && above(rule.short)

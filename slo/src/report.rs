@@ -286,7 +286,10 @@ pub fn evaluate(
     // A lookback with fewer events than the report judges at all cannot fire an alert: two
     // requests and one error in the last 5 minutes are no page. (A time slice is judged on
     // its own; every slice counts.)
-    let firing = math::firing(length, |lookback: Span| {
+    // The generated alarms' thresholds: scaled to the nominal window length (a calendar
+    // month counts 30 days whatever month it is).
+    let alert_window = options.window.unwrap_or(slo.window.length());
+    let firing = math::firing(alert_window, |lookback: Span| {
         let events = sum_since(end - lookback.millis());
         (slo.budgeting == BudgetingMethod::Timeslices || events.total >= options.min_events)
             .then(|| events.burn_rate(budget_fraction))
@@ -524,4 +527,94 @@ pub fn report(
         cold_start_unavailable,
         slos: reports,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::CalendarPeriod;
+
+    fn zoned(text: &str, zone: &str) -> jiff::Zoned {
+        text.parse::<jiff::civil::DateTime>()
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::get(zone).unwrap())
+            .unwrap()
+    }
+
+    fn monthly(zone: &str) -> Slo {
+        let query = Query {
+            namespace: "MlInference".into(),
+            metric: "Requests".into(),
+            dimensions: Vec::new(),
+            stat: Stat::Sum,
+        };
+        Slo {
+            name: "monthly".into(),
+            display_name: "Monthly".into(),
+            rationale: None,
+            file: "monthly.yaml".into(),
+            indicator: Measure::Ratio {
+                good: Some(query.clone()),
+                bad: None,
+                total: query,
+            },
+            window: Window::Calendar {
+                period: CalendarPeriod::parse("1M").unwrap(),
+                start: zoned("2026-01-01 00:00:00", zone),
+            },
+            budgeting: BudgetingMethod::Occurrences,
+            target: 0.99,
+            time_slice: None,
+        }
+    }
+
+    fn at(text: &str, zone: &str) -> Options {
+        Options {
+            at_ms: zoned(text, zone).timestamp().as_millisecond(),
+            window: None,
+            min_events: 10.0,
+        }
+    }
+
+    #[test]
+    fn a_calendar_month_is_evaluated_from_its_first_day_with_the_rest_of_it_ahead() {
+        let paris = "Europe/Paris";
+        let slo = monthly(paris);
+        let options = at("2026-03-11 00:00:00", paris);
+        let (start, end, left, length) = window_bounds(&slo, &options);
+        assert_eq!(
+            start,
+            zoned("2026-03-01 00:00:00", paris)
+                .timestamp()
+                .as_millisecond()
+        );
+        assert_eq!(end, options.at_ms);
+        // March 2026 in Paris is 743 hours long (DST on the 29th); 10 days of it are gone.
+        assert_eq!(length, Span(743 * 3_600));
+        assert_eq!(left, Some(Span(743 * 3_600 - 10 * 86_400)));
+    }
+
+    #[test]
+    fn before_a_calendar_window_starts_all_of_it_is_ahead_and_nothing_is_evaluated() {
+        let slo = monthly("UTC");
+        let options = at("2025-12-20 00:00:00", "UTC");
+        let (start, end, left, length) = window_bounds(&slo, &options);
+        assert_eq!((start, end), (options.at_ms, options.at_ms));
+        assert_eq!(left, Some(length));
+        assert_eq!(length, Span(31 * 86_400));
+    }
+
+    #[test]
+    fn a_window_override_makes_the_window_rolling() {
+        let slo = monthly("UTC");
+        let options = Options {
+            window: Some(Span(86_400)),
+            ..at("2026-03-11 00:00:00", "UTC")
+        };
+        let (start, end, left, length) = window_bounds(&slo, &options);
+        assert_eq!(
+            (end - start, left, length),
+            (86_400_000, None, Span(86_400))
+        );
+    }
 }

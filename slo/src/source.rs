@@ -199,21 +199,21 @@ impl EmfLogs {
         self.series.keys().cloned().collect()
     }
 
-    /// How many values of `query`'s metric lie in `[start_ms, end_ms)`.
-    pub fn values_between(&self, query: &Query, start_ms: i64, end_ms: i64) -> usize {
+    /// The values of `query`'s metric recorded in `[start_ms, end_ms)`.
+    pub fn values_between(&self, query: &Query, start_ms: i64, end_ms: i64) -> Vec<f64> {
         let key = (
             query.namespace.clone(),
             query.metric.clone(),
             query.dimensions.clone(),
         );
-        self.series.get(&key).map_or(0, |series| {
+        self.series.get(&key).map_or_else(Vec::new, |series| {
             series
                 .timestamps
                 .iter()
                 .zip(&series.values)
                 .filter(|(t, _)| (start_ms..end_ms).contains(*t))
-                .map(|(_, values)| values.len())
-                .sum()
+                .flat_map(|(_, values)| values.iter().copied())
+                .collect()
         })
     }
 }

@@ -337,16 +337,34 @@ impl CalendarPeriod {
         Ok(Self { count, unit })
     }
 
-    /// `times` periods as a calendar span (days stay days across DST changes).
-    fn span(self, times: i64) -> jiff::Span {
-        let n = self.count * times;
+    /// `times` periods as a calendar span (days stay days across DST changes); `None` past
+    /// what a span can hold.
+    fn span(self, times: i64) -> Option<jiff::Span> {
+        let n = self.count.checked_mul(times)?;
+        let span = jiff::Span::new();
         match self.unit {
-            CalendarUnit::Day => jiff::Span::new().days(n),
-            CalendarUnit::Week => jiff::Span::new().weeks(n),
-            CalendarUnit::Month => jiff::Span::new().months(n),
-            CalendarUnit::Quarter => jiff::Span::new().months(n * 3),
-            CalendarUnit::Year => jiff::Span::new().years(n),
+            CalendarUnit::Day => span.try_days(n),
+            CalendarUnit::Week => span.try_weeks(n),
+            CalendarUnit::Month => span.try_months(n),
+            CalendarUnit::Quarter => span.try_months(n.checked_mul(3)?),
+            CalendarUnit::Year => span.try_years(n),
         }
+        .ok()
+    }
+
+    /// The mean length of one period in milliseconds (a month is a twelfth of 365.2425 days).
+    fn mean_millis(self) -> i64 {
+        let day = 86_400_000.0;
+        let days = match self.unit {
+            CalendarUnit::Day => 1.0,
+            CalendarUnit::Week => 7.0,
+            CalendarUnit::Month => 365.2425 / 12.0,
+            CalendarUnit::Quarter => 365.2425 / 4.0,
+            CalendarUnit::Year => 365.2425,
+        };
+        #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+        let millis = (self.count as f64 * days * day) as i64;
+        millis.max(1)
     }
 
     /// The length the alert thresholds are scaled to: a month counts as 30 days, a quarter
@@ -389,27 +407,29 @@ impl Window {
     /// The calendar window `[start, end)` (epoch ms) holding `at_ms`; before the first window
     /// starts, the first window.
     pub fn calendar_bounds(period: CalendarPeriod, start: &jiff::Zoned, at_ms: i64) -> (i64, i64) {
-        let at = jiff::Timestamp::from_millisecond(at_ms).unwrap_or(jiff::Timestamp::MAX);
-        let boundary = |n: i64| -> Option<jiff::Zoned> { start.checked_add(period.span(n)).ok() };
         let ms = |z: &jiff::Zoned| z.timestamp().as_millisecond();
-        // Jump close with the shortest possible period length, then step: a handful of
-        // calendar additions whatever the distance.
-        let shortest_ms = period.nominal().millis() * 27 / 30;
-        let mut n = ((at_ms - ms(start)) / shortest_ms.max(1)).max(0);
-        while n > 0 && boundary(n).is_none_or(|b| b.timestamp() > at) {
-            n -= 1;
+        let start_ms = ms(start);
+        let boundary = |n: i64| period.span(n).and_then(|span| start.checked_add(span).ok());
+        // The last boundary at or before `at`, by bisection (boundaries only grow with n;
+        // those past what jiff can represent count as after `at`). Boundary n lies within a
+        // few days of n mean lengths from the start, so the estimate bounds the search.
+        let after = |n: i64| boundary(n).is_none_or(|b| ms(&b) > at_ms);
+        let estimate = (at_ms.saturating_sub(start_ms) / period.mean_millis()).max(0);
+        let (mut n, mut beyond) = (0, estimate.saturating_add(2));
+        while !after(beyond) {
+            beyond = beyond.saturating_mul(2);
         }
-        let mut window_start = boundary(n).unwrap_or_else(|| start.clone());
-        loop {
-            match boundary(n + 1) {
-                Some(next) if next.timestamp() <= at => {
-                    n += 1;
-                    window_start = next;
-                }
-                Some(next) => return (ms(&window_start), ms(&next)),
-                None => return (ms(&window_start), i64::MAX),
+        while beyond - n > 1 {
+            let mid = n + (beyond - n) / 2;
+            if after(mid) {
+                beyond = mid;
+            } else {
+                n = mid;
             }
         }
+        let window_start = boundary(n).map_or(start_ms, |b| ms(&b));
+        let window_end = boundary(n + 1).map_or(i64::MAX, |b| ms(&b));
+        (window_start, window_end)
     }
 }
 
@@ -496,7 +516,8 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Slo>, Vec<Problem>> {
                 Err(e) => {
                     problems.push(Problem {
                         file: file.clone(),
-                        unreadable: true,
+                        // Bytes that are not UTF-8 are a broken spec, not a missing one.
+                        unreadable: e.kind() != std::io::ErrorKind::InvalidData,
                         field: "-".into(),
                         message: format!("cannot read: {e}"),
                     });
@@ -551,16 +572,21 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Slo>, Vec<Problem>> {
             .map(|q| q.namespace.clone())
             .find(|ns| !ns.starts_with("AWS/"))
     };
-    if let Some(first) = slos.iter().find_map(project_namespace) {
+    // The namespace most SLOs read is taken as the services'; the others are flagged.
+    let mut counts = BTreeMap::<String, usize>::new();
+    for namespace in slos.iter().filter_map(project_namespace) {
+        *counts.entry(namespace).or_default() += 1;
+    }
+    if let Some((common, _)) = counts.iter().max_by_key(|(_, n)| **n) {
         for slo in &slos {
             for query in slo.indicator.queries() {
-                if !query.namespace.starts_with("AWS/") && query.namespace != first {
+                if !query.namespace.starts_with("AWS/") && query.namespace != *common {
                     problems.push(Problem {
                         file: slo.file.clone(),
                         unreadable: false,
                         field: format!("{}: {} namespace", slo.name, query.metric),
                         message: format!(
-                            "{:?}: every SLO must read the one namespace the services publish to ({first:?} in the others)",
+                            "{:?}: every SLO must read the one namespace the services publish to ({common:?} in most)",
                             query.namespace
                         ),
                     });
@@ -1092,6 +1118,19 @@ mod tests {
         // Before the first window starts: the first window.
         let (start, _) = bounds("1d", "2026-01-01 00:00:00", ny, "2025-12-01 00:00:00");
         assert_eq!(start, ms("2026-01-01 00:00:00", ny));
+    }
+
+    #[test]
+    fn calendar_bounds_hold_at_the_ends_of_time() {
+        let period = CalendarPeriod::parse("1d").unwrap();
+        let start = zoned("2000-01-01 00:00:00", "UTC");
+        for at in [i64::MIN, -1, 0, i64::MAX] {
+            let (window_start, window_end) = Window::calendar_bounds(period, &start, at);
+            assert!(window_start < window_end, "{at}");
+        }
+        // Past jiff's last representable day the last window stays open.
+        let (_, end) = Window::calendar_bounds(period, &start, i64::MAX);
+        assert_eq!(end, i64::MAX);
     }
 
     #[test]

@@ -20,12 +20,14 @@ pub enum BodyError {
 }
 
 /// Reads `body` whole within `timeout`, refusing more than `limit` bytes. An over-limit
-/// upload is drained for up to `limit` more bytes within the same deadline, then refused.
+/// upload is drained for up to `limit` more bytes within what is left of the deadline, then
+/// refused as too large (however the drain ends).
 pub async fn read<B>(body: B, limit: usize, timeout: Duration) -> Result<Bytes, BodyError>
 where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
+    let deadline = tokio::time::Instant::now() + timeout;
     let mut body = body;
     let mut chunks: Vec<Bytes> = Vec::new();
     let mut received = 0usize;
@@ -37,17 +39,20 @@ where
             };
             received = received.saturating_add(data.len());
             if received > limit {
-                chunks.clear();
-                drain(&mut body, limit).await;
-                return Err(BodyError::TooLarge { limit });
+                return Ok(false);
             }
             chunks.push(data);
         }
-        Ok(())
+        Ok(true)
     };
-    tokio::time::timeout(timeout, reading)
+    let within_limit = tokio::time::timeout_at(deadline, reading)
         .await
         .map_err(|_| BodyError::TimedOut(timeout))??;
+    if !within_limit {
+        chunks.clear();
+        let _ = tokio::time::timeout_at(deadline, drain(&mut body, limit)).await;
+        return Err(BodyError::TooLarge { limit });
+    }
     Ok(match chunks.len() {
         // Most bodies arrive in one frame: no copy.
         1 => chunks.pop().unwrap_or_default(),
@@ -141,6 +146,13 @@ mod tests {
         assert!(matches!(err, BodyError::TooLarge { limit: 4 }), "{err}");
         // 6 bytes refused the upload; 6 more exceed the drain bound: 4 of 6 frames read.
         assert_eq!(taken.load(Ordering::Relaxed), 4);
+    }
+
+    #[tokio::test]
+    async fn an_upload_over_the_limit_that_then_stalls_is_still_too_large() {
+        let (over, _) = body(&[b"abcdef"], true);
+        let err = read(over, 4, Duration::from_millis(50)).await.unwrap_err();
+        assert!(matches!(err, BodyError::TooLarge { limit: 4 }), "{err}");
     }
 
     #[tokio::test]
