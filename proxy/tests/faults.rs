@@ -144,7 +144,7 @@ const BUSY: Expected = Expected {
     status: 503,
     code: "busy",
     retry_after: true,
-    metric: "Throttles",
+    metric: catalogue::THROTTLES.name,
     log: "upstream busy",
 };
 
@@ -209,7 +209,7 @@ async fn the_model_server_killed_mid_request_is_a_502_counted_as_a_server_error(
         status: 502,
         code: "upstream_unavailable",
         retry_after: false,
-        metric: "ServerErrors",
+        metric: catalogue::SERVER_ERRORS.name,
         log: "request failed",
     };
     check("killed mid-request", proxy, &expected).await;
@@ -251,7 +251,7 @@ async fn an_upstream_that_never_answers_is_a_504_at_the_deadline() {
         status: 504,
         code: "upstream_timeout",
         retry_after: false,
-        metric: "ServerErrors",
+        metric: catalogue::SERVER_ERRORS.name,
         log: "request failed",
     };
     check("silent upstream", proxy, &expected).await;
@@ -263,7 +263,7 @@ async fn malformed_answers_from_the_model_are_a_502_model_error_without_details_
         status: 502,
         code: "model_error",
         retry_after: false,
-        metric: "ServerErrors",
+        metric: catalogue::SERVER_ERRORS.name,
         log: "request failed",
     };
     for (name, response) in [
@@ -332,7 +332,7 @@ async fn a_busy_upstream_is_not_retried_but_a_failing_one_is() {
                 status: 502,
                 code: "upstream_unavailable",
                 retry_after: false,
-                metric: "ServerErrors",
+                metric: catalogue::SERVER_ERRORS.name,
                 log: "request failed",
             },
             3,

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use common::*;
 use serde_json::Value;
+use telemetry::catalogue;
 use tokio::sync::mpsc;
 
 const REQUEST_ID: &str = "0f1e2d3c-4b5a-4968-8776-655443322110";
@@ -176,5 +177,5 @@ async fn under_lambda_the_answer_is_posted_and_its_emf_record_written_before_the
     assert_eq!(record["trace_id"], TRACE_ROOT);
     assert_eq!(record["ColdStart"], 1);
     assert!(record["InitDuration"].as_f64().unwrap() > 0.0);
-    assert_eq!(record["Requests"], 1);
+    assert_eq!(record[catalogue::REQUESTS.name], 1);
 }

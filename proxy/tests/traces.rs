@@ -201,7 +201,11 @@ async fn one_trace_links_proxy_and_model_spans_logs_and_emf_records() {
     let emf: Vec<&Value> = parsed.iter().filter(|v| v.get("_aws").is_some()).collect();
     let proxy_record = emf
         .iter()
-        .find(|r| r["Service"] == "proxy" && r["trace_id"] == TRACE && r["ClientErrors"] == 0)
+        .find(|r| {
+            r["Service"] == "proxy"
+                && r["trace_id"] == TRACE
+                && r[catalogue::CLIENT_ERRORS.name] == 0
+        })
         .expect("the proxy's record of the first request");
     assert_eq!(proxy_record[catalogue::REQUESTS.name], 1);
     let model_record = emf

@@ -533,13 +533,7 @@ pub fn report(
 mod tests {
     use super::*;
     use crate::spec::CalendarPeriod;
-
-    fn zoned(text: &str, zone: &str) -> jiff::Zoned {
-        text.parse::<jiff::civil::DateTime>()
-            .unwrap()
-            .to_zoned(jiff::tz::TimeZone::get(zone).unwrap())
-            .unwrap()
-    }
+    use crate::spec::tests::zoned;
 
     fn monthly(zone: &str) -> Slo {
         let query = Query {

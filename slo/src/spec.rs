@@ -1050,10 +1050,11 @@ fn window(c: &mut Checker<'_>, window: &TimeWindow) -> Option<Window> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn zoned(text: &str, zone: &str) -> jiff::Zoned {
+    /// `YYYY-MM-DD HH:MM:SS` in `zone` (shared with the report's tests).
+    pub(crate) fn zoned(text: &str, zone: &str) -> jiff::Zoned {
         text.parse::<jiff::civil::DateTime>()
             .unwrap()
             .to_zoned(jiff::tz::TimeZone::get(zone).unwrap())
