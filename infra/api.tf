@@ -46,8 +46,10 @@ resource "aws_apigatewayv2_stage" "default" {
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.api_access.arn
     format = jsonencode({
-      requestId          = "$context.requestId"
-      traceId            = "$context.xrayTraceId"
+      requestId = "$context.requestId"
+      # HTTP APIs have no X-Ray integration (no $context.xrayTraceId); the Lambda invocation's
+      # request id joins a line to the proxy's logs, which carry the trace id.
+      lambdaRequestId    = "$context.integration.requestId"
       ip                 = "$context.identity.sourceIp"
       requestTime        = "$context.requestTime"
       routeKey           = "$context.routeKey"
@@ -55,8 +57,10 @@ resource "aws_apigatewayv2_stage" "default" {
       responseLength     = "$context.responseLength"
       integrationLatency = "$context.integrationLatency"
       latency            = "$context.responseLatency"
+      integrationStatus  = "$context.integration.integrationStatus"
       integrationError   = "$context.integrationErrorMessage"
       error              = "$context.error.message"
+      errorType          = "$context.error.responseType"
     })
   }
 }

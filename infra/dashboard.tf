@@ -3,9 +3,11 @@
 resource "aws_cloudwatch_dashboard" "service" {
   dashboard_name = "${var.name_prefix}-service"
   dashboard_body = templatefile("${path.module}/../dashboards/service.json", {
-    region           = var.region
-    account_id       = local.account_id
-    name_prefix      = var.name_prefix
-    runbook_base_url = var.runbook_base_url
+    region            = var.region
+    partition         = local.partition
+    account_id        = local.account_id
+    metric_dimensions = local.metric_dimensions
+    name_prefix       = var.name_prefix
+    runbook_base_url  = var.runbook_base_url
   })
 }

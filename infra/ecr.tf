@@ -1,6 +1,8 @@
 resource "aws_ecr_repository" "model_server" {
   name                 = "${var.name_prefix}/model-server"
   image_tag_mutability = "IMMUTABLE"
+  # Destroy removes the images too; without it, destroy fails on a repository holding any.
+  force_delete = true
 
   image_scanning_configuration {
     scan_on_push = true

@@ -53,15 +53,17 @@ data "aws_iam_policy_document" "proxy" {
 }
 
 resource "aws_lambda_function" "proxy" {
-  function_name    = local.lambda_name
-  role             = aws_iam_role.proxy.arn
-  runtime          = "provided.al2023"
-  architectures    = ["arm64"]
-  handler          = "bootstrap"
-  filename         = var.lambda_zip
-  source_code_hash = filebase64sha256(var.lambda_zip)
-  memory_size      = var.lambda_memory_mb
-  timeout          = var.lambda_timeout_s
+  function_name = local.lambda_name
+  role          = aws_iam_role.proxy.arn
+  runtime       = "provided.al2023"
+  architectures = ["arm64"]
+  handler       = "bootstrap"
+  # The zip of this model_version (the deploy uploads it beside the model artifact), so a
+  # version names the whole deployable and a rollback needs no build.
+  s3_bucket   = aws_s3_bucket.models.id
+  s3_key      = local.lambda_key
+  memory_size = var.lambda_memory_mb
+  timeout     = var.lambda_timeout_s
   # Caps what one traffic spike can cost and what it can send to the endpoint.
   reserved_concurrent_executions = var.lambda_reserved_concurrency
 

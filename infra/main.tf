@@ -9,6 +9,15 @@ locals {
   site_origin     = "https://${aws_cloudfront_distribution.site.domain_name}"
   image_uri       = "${aws_ecr_repository.model_server.repository_url}:${var.model_version}"
   model_key       = "mobilenetv2-int8/${var.model_version}/model.tar.gz"
+  lambda_key      = "proxy/${var.model_version}/bootstrap.zip"
+  # The dimension values the generated SLO alarms and the dashboard watch (`slo generate
+  # --terraform-dimension NAME`): one source, so overriding endpoint_name or model_name moves
+  # every alarm and widget with the services.
+  metric_dimensions = {
+    Endpoint     = aws_sagemaker_endpoint.model.name
+    EndpointName = aws_sagemaker_endpoint.model.name
+    Model        = var.model_name
+  }
 }
 
 # One customer-managed key for the stack's data at rest: model artifacts, the image repository,

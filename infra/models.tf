@@ -1,6 +1,9 @@
-# Model artifacts: model.tar.gz per version (model.onnx, labels.txt), read by SageMaker.
+# Per version: the model artifact model.tar.gz (model.onnx, labels.txt), read by SageMaker, and
+# the proxy's Lambda zip, read by Lambda at deploy time.
 resource "aws_s3_bucket" "models" {
   bucket_prefix = "${var.name_prefix}-models-"
+  # Destroy empties the bucket, old versions included; its content is rebuilt by a deploy.
+  force_destroy = true
 }
 
 resource "aws_s3_bucket_versioning" "models" {

@@ -28,6 +28,11 @@ output "model_artifact_uri" {
   value       = "s3://${aws_s3_bucket.models.id}/${local.model_key}"
 }
 
+output "lambda_zip_uri" {
+  description = "Upload the proxy's bootstrap.zip (scripts/build-lambda.sh) here before applying a new model_version."
+  value       = "s3://${aws_s3_bucket.models.id}/${local.lambda_key}"
+}
+
 output "site_bucket" {
   description = "Bucket of the page's files."
   value       = aws_s3_bucket.site.id

@@ -60,8 +60,8 @@ data "aws_iam_policy_document" "sagemaker" {
       "logs:DescribeLogStreams",
     ]
     resources = [
-      "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/sagemaker/Endpoints/${var.endpoint_name}",
-      "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/sagemaker/Endpoints/${var.endpoint_name}:*",
+      aws_cloudwatch_log_group.endpoint.arn,
+      "${aws_cloudwatch_log_group.endpoint.arn}:*",
     ]
   }
 }
@@ -69,8 +69,8 @@ data "aws_iam_policy_document" "sagemaker" {
 resource "aws_sagemaker_model" "model" {
   name               = "${var.name_prefix}-${var.model_version}"
   execution_role_arn = aws_iam_role.sagemaker.arn
-  # The container needs no network: the model arrives in /opt/ml/model, logs leave by stdout.
-  enable_network_isolation = true
+  # No enable_network_isolation: SageMaker Serverless Inference refuses it (as it refuses VPC
+  # configs and data capture), and the container sends its X-Ray segments to the X-Ray API.
 
   primary_container {
     image          = local.image_uri
@@ -109,7 +109,17 @@ resource "aws_sagemaker_endpoint_configuration" "serverless" {
   }
 }
 
+# SageMaker writes the container's stdout here; created first so that it has a retention and
+# the stack's key, and goes with the stack instead of outliving it.
+resource "aws_cloudwatch_log_group" "endpoint" {
+  name              = "/aws/sagemaker/Endpoints/${var.endpoint_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.main.arn
+}
+
 resource "aws_sagemaker_endpoint" "model" {
   name                 = var.endpoint_name
   endpoint_config_name = aws_sagemaker_endpoint_configuration.serverless.name
+
+  depends_on = [aws_cloudwatch_log_group.endpoint]
 }

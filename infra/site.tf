@@ -3,6 +3,8 @@
 
 resource "aws_s3_bucket" "site" {
   bucket_prefix = "${var.name_prefix}-site-"
+  # Destroy empties the bucket, old versions included; its content is rebuilt by a deploy.
+  force_destroy = true
 }
 
 resource "aws_s3_bucket_versioning" "site" {
@@ -156,8 +158,10 @@ resource "aws_cloudfront_response_headers_policy" "site" {
   }
 }
 
-data "aws_cloudfront_cache_policy" "optimized" {
-  name = "Managed-CachingOptimized"
+locals {
+  # AWS's managed cache policy Managed-CachingOptimized: its id is fixed and documented
+  # ("Use managed cache policies", CloudFront Developer Guide), so no lookup at plan time.
+  caching_optimized_policy_id = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 }
 
 resource "aws_cloudfront_distribution" "site" {
@@ -179,7 +183,7 @@ resource "aws_cloudfront_distribution" "site" {
     allowed_methods            = ["GET", "HEAD"]
     cached_methods             = ["GET", "HEAD"]
     compress                   = true
-    cache_policy_id            = data.aws_cloudfront_cache_policy.optimized.id
+    cache_policy_id            = local.caching_optimized_policy_id
     response_headers_policy_id = aws_cloudfront_response_headers_policy.site.id
   }
 

@@ -9,19 +9,29 @@ variable "name_prefix" {
   type        = string
   default     = "ml-inference"
 
+  # 22 at most: with the longest model_version, "<name_prefix>-<model_version>" names SageMaker's
+  # model and endpoint configuration (63 at most); IAM role prefixes (38) and bucket prefixes
+  # (37) fit too. No double dashes: ECR repository names refuse them.
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.name_prefix))
-    error_message = "name_prefix: 3-32 lowercase letters, digits and dashes, starting with a letter."
+    condition     = can(regex("^[a-z](-?[a-z0-9])+$", var.name_prefix)) && length(var.name_prefix) <= 22
+    error_message = "name_prefix: 2-22 lowercase letters, digits and single dashes, starting with a letter and not ending with a dash."
+  }
+
+  # S3 reserves bucket names starting with these ("General purpose bucket naming rules").
+  validation {
+    condition     = !startswith("${var.name_prefix}-", "sthree-") && !startswith("${var.name_prefix}-", "amzn-s3-demo-")
+    error_message = "name_prefix: S3 refuses bucket names starting with sthree- or amzn-s3-demo-."
   }
 }
 
 variable "model_version" {
-  description = "Version of the model and container to serve, e.g. 2026-11-25-83530ad. Names the SageMaker model and endpoint configuration; the image tag and the model artifact key derive from it. Roll back by applying the previous value."
+  description = "Version of the deployable, e.g. 202611251200-83530ad1 (the deploy's UTC time and commit). Names the SageMaker model and endpoint configuration, the image tag, and the S3 keys of the model artifact and the proxy's Lambda zip. Roll back by applying the previous value (the rollback workflow)."
   type        = string
 
+  # SageMaker names end with a letter or digit; the image tag and the S3 key take the same.
   validation {
-    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9-]{0,39}$", var.model_version))
-    error_message = "model_version: up to 40 letters, digits and dashes (it becomes part of SageMaker names)."
+    condition     = can(regex("^[A-Za-z0-9](-*[A-Za-z0-9])*$", var.model_version)) && length(var.model_version) <= 40
+    error_message = "model_version: up to 40 letters, digits and dashes, not starting or ending with a dash (it becomes part of SageMaker names)."
   }
 }
 
@@ -29,12 +39,22 @@ variable "endpoint_name" {
   description = "SageMaker endpoint name; also the proxy's Endpoint metric dimension, which the SLO specs (slo/specs) name."
   type        = string
   default     = "mobilenet"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9](-*[A-Za-z0-9])*$", var.endpoint_name)) && length(var.endpoint_name) <= 63
+    error_message = "endpoint_name: up to 63 letters, digits and dashes, not starting or ending with a dash (SageMaker's rule)."
+  }
 }
 
 variable "model_name" {
   description = "Model metric dimension of the model server (MODEL_NAME), as the SLO specs name it."
   type        = string
   default     = "mobilenetv2-int8"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9._-]*$", var.model_name)) && length(var.model_name) <= 64
+    error_message = "model_name: up to 64 letters, digits, dots, underscores and dashes."
+  }
 }
 
 variable "serverless_memory_mb" {
@@ -68,12 +88,6 @@ variable "serverless_provisioned_concurrency" {
     condition     = var.serverless_provisioned_concurrency >= 0 && var.serverless_provisioned_concurrency <= var.serverless_max_concurrency
     error_message = "serverless_provisioned_concurrency: 0 to serverless_max_concurrency."
   }
-}
-
-variable "lambda_zip" {
-  description = "Path of the proxy's Lambda zip (scripts/build-lambda.sh writes target/lambda/proxy/bootstrap.zip)."
-  type        = string
-  default     = "../target/lambda/proxy/bootstrap.zip"
 }
 
 variable "lambda_memory_mb" {

@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.6.0"
+  required_version = ">= 1.11.0"
 
   required_providers {
     aws = {
@@ -8,8 +8,9 @@ terraform {
     }
   }
 
-  # Remote state in S3 with a DynamoDB lock table; the bucket, key, table and region are given
-  # at init time: terraform init -backend-config=backend.hcl (see backend.hcl.example).
+  # Remote state in S3, locked by S3's own lock file (use_lockfile, Terraform >= 1.11); the
+  # settings are given at init time: environments/production.s3.tfbackend for production,
+  # backend.hcl.example for a stage of your own.
   backend "s3" {}
 }
 

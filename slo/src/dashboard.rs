@@ -1,9 +1,10 @@
 //! `slo generate dashboard`: the service's CloudWatch dashboard body, from the SLO specs and the
 //! telemetry catalogue.
 //!
-//! The body is a Terraform `templatefile()` template: `${region}`, `${account_id}`,
-//! `${name_prefix}` and `${runbook_base_url}` are filled in by `infra/` (nothing else in the body
-//! uses `${`). Widgets, top to bottom: runbook links and the SLOs' alarm states; per SLO its SLI
+//! The body is a Terraform `templatefile()` template: `${region}`, `${partition}`,
+//! `${account_id}`, `${name_prefix}` and `${runbook_base_url}` are filled in by `infra/`, and
+//! `${metric_dimensions.NAME}` for the dimensions bound to Terraform
+//! ([`crate::terraform`]); nothing else in the body uses `${`. Widgets, top to bottom: runbook links and the SLOs' alarm states; per SLO its SLI
 //! against the target, the error budget left over the dashboard's time range, and its burn
 //! rates against the page and ticket thresholds; request volume and error classes at the proxy
 //! and the model server; latency p50/p90/p99 at the proxy, of the SageMaker call and inside the
@@ -132,9 +133,11 @@ fn slo_rows(layout: &mut Layout, slo: &Slo, plan: &alarms::SloAlarms) {
         .filter(|q| q.get("metric").is_some())
         .map(|q| spec_line(q["id"].as_str().unwrap_or("m"), q))
         .collect();
+    // A minute without errors publishes no error datapoint: FILL keeps the line unbroken (the
+    // ratio still has a gap where there is no traffic at all).
     let ratio = match any_alarm.queries.iter().find(|q| q["id"] == "bad") {
-        Some(_) => "bad / total",
-        None => "(total - good) / total",
+        Some(_) => "FILL(bad, 0) / total",
+        None => "(total - FILL(good, 0)) / total",
     };
     let with = |extra: Vec<Value>| {
         let mut all = lines.clone();
@@ -264,7 +267,7 @@ pub fn body(slos: &[Slo]) -> Result<Value, GenerateError> {
         .flat_map(|p| p.tiers.iter())
         .map(|t| {
             format!(
-                "arn:aws:cloudwatch:${{region}}:${{account_id}}:alarm:${{name_prefix}}-{}",
+                "arn:${{partition}}:cloudwatch:${{region}}:${{account_id}}:alarm:${{name_prefix}}-{}",
                 t.name
             )
         })

@@ -3,7 +3,8 @@
 //! ([`spec`]), SLIs, error budgets, burn rates and alert tiers ([`math`], whose docs give the
 //! exact formulas), evaluated from EMF records in local logs or from CloudWatch
 //! ([`source`], [`cloudwatch`], [`report`]), rendered for people and machines ([`render`],
-//! [`chart`]), and turned into CloudWatch alarms ([`alarms`]) and a dashboard ([`dashboard`]).
+//! [`chart`]), and turned into CloudWatch alarms ([`alarms`]) and a dashboard ([`dashboard`]) for Terraform
+//! ([`terraform`]).
 
 pub mod alarms;
 pub mod chart;
@@ -17,3 +18,4 @@ pub mod render;
 pub mod report;
 pub mod source;
 pub mod spec;
+pub mod terraform;

@@ -45,6 +45,11 @@ enum Command {
         /// absent.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// A dimension whose value Terraform supplies (repeatable): the generated files read
+        /// `local.metric_dimensions.NAME` (in the dashboard template, `metric_dimensions.NAME`)
+        /// instead of the specs' literal value.
+        #[arg(long = "terraform-dimension", value_name = "NAME")]
+        terraform_dimensions: Vec<String>,
     },
 }
 
@@ -152,7 +157,9 @@ fn generate(
     what: Generated,
     specs: &[PathBuf],
     out: Option<&std::path::Path>,
+    terraform_dimensions: &[String],
 ) -> anyhow::Result<ExitCode> {
+    let bound = slo::terraform::TerraformDimensions::new(terraform_dimensions.iter().cloned())?;
     let slos = match spec::load(specs) {
         Ok(slos) => slos,
         Err(problems) => {
@@ -161,8 +168,16 @@ fn generate(
         }
     };
     let document = match what {
-        Generated::Alarms => slo::alarms::terraform(&slos)?,
-        Generated::Dashboard => slo::dashboard::body(&slos)?,
+        Generated::Alarms => {
+            let mut document = slo::alarms::terraform(&slos)?;
+            bound.bind_alarms(&mut document)?;
+            document
+        }
+        Generated::Dashboard => {
+            let mut body = slo::dashboard::body(&slos)?;
+            bound.bind_dashboard(&mut body)?;
+            body
+        }
     };
     let mut text = serde_json::to_string_pretty(&document)?;
     text.push('\n');
@@ -274,7 +289,12 @@ fn main() -> ExitCode {
         Command::Validate { specs } => validate(specs),
         Command::Catalogue => print(&telemetry::catalogue::to_json()).map(|()| ExitCode::SUCCESS),
         Command::Report(args) => run_report(args),
-        Command::Generate { what, specs, out } => generate(*what, specs, out.as_deref()),
+        Command::Generate {
+            what,
+            specs,
+            out,
+            terraform_dimensions,
+        } => generate(*what, specs, out.as_deref(), terraform_dimensions),
     };
     outcome.unwrap_or_else(|e| {
         let _ = writeln!(std::io::stderr(), "slo: {e:#}");

@@ -84,12 +84,23 @@ fn strings(value: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The dimensions whose values `infra/` supplies (`local.metric_dimensions`), per generated file.
+fn terraform_dimensions(what: &str) -> &'static [&'static str] {
+    match what {
+        "alarms" => &["Endpoint", "Model"],
+        _ => &["Endpoint", "EndpointName", "Model"],
+    }
+}
+
 fn generated(what: &str) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_slo"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_slo"));
+    command
         .args(["generate", what, "--spec"])
-        .arg(project_specs())
-        .output()
-        .unwrap();
+        .arg(project_specs());
+    for name in terraform_dimensions(what) {
+        command.args(["--terraform-dimension", name]);
+    }
+    let out = command.output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -105,14 +116,24 @@ fn the_committed_alarms_and_dashboard_are_what_the_specs_generate() {
         (
             "alarms",
             "infra/slo_alarms.tf.json",
-            "cargo run -p slo -- generate alarms --out infra/slo_alarms.tf.json",
+            "cargo run -p slo -- generate alarms --terraform-dimension Endpoint --terraform-dimension Model --out infra/slo_alarms.tf.json",
         ),
         (
             "dashboard",
             "dashboards/service.json",
-            "cargo run -p slo -- generate dashboard --out dashboards/service.json",
+            "cargo run -p slo -- generate dashboard --terraform-dimension Endpoint --terraform-dimension EndpointName --terraform-dimension Model --out dashboards/service.json",
         ),
     ] {
+        let flags: Vec<String> = terraform_dimensions(what)
+            .iter()
+            .map(|n| format!("--terraform-dimension {n}"))
+            .collect();
+        assert!(command.contains(&flags.join(" ")), "{command}");
+        let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+        assert!(
+            readme.contains(command),
+            "README.md does not give `{command}`"
+        );
         let committed = std::fs::read_to_string(root().join(path)).unwrap_or_default();
         assert!(
             committed == generated(what),
@@ -475,6 +496,902 @@ fn iam_grants_no_wildcard_actions_and_wildcard_resources_only_where_aws_allows_n
         assert!(
             text.starts_with("${data.aws_iam_policy_document.") && text.ends_with(".json}"),
             "aws_iam_role_policy.{name}: {text}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AWS's rules that neither `terraform validate` nor moto enforce (scripts/check-infra.sh runs
+// both), checked on the parsed configuration. Each names the AWS document it comes from.
+
+/// `locals` of every `infra/*.tf` whose value is a string, by name.
+fn string_locals() -> BTreeMap<String, String> {
+    let mut locals = BTreeMap::new();
+    for entry in std::fs::read_dir(root().join("infra")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "tf") {
+            continue;
+        }
+        let document: Value = hcl::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for block in blocks(&document["locals"]) {
+            for (name, value) in block.as_object().unwrap() {
+                if let Some(text) = value.as_str() {
+                    locals.insert(name.clone(), text.to_owned());
+                }
+            }
+        }
+    }
+    locals
+}
+
+/// The bound `length(var.NAME) <= N` of a variable's validation, and its regex.
+fn validated_length(
+    tf: &BTreeMap<String, BTreeMap<String, BTreeMap<String, Value>>>,
+    name: &str,
+) -> Option<(usize, String)> {
+    let variable = &tf["variable"].get(name)?[""];
+    blocks(&variable["validation"]).into_iter().find_map(|v| {
+        let condition = v["condition"].as_str()?;
+        let bound = condition
+            .split(&format!("length(var.{name}) <= "))
+            .nth(1)?
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()?;
+        let regex = condition
+            .split("regex(\"")
+            .nth(1)?
+            .split("\", var.")
+            .next()?;
+        Some((bound, regex.replace("\\\\", "\\")))
+    })
+}
+
+/// The longest value `name`'s validation allows: `bound` characters of the kind its regex takes.
+fn longest_allowed(
+    tf: &BTreeMap<String, BTreeMap<String, BTreeMap<String, Value>>>,
+    name: &str,
+) -> String {
+    let (bound, regex) = validated_length(tf, name).unwrap_or_else(|| {
+        panic!("variable {name}: no `can(regex(...)) && length(var.{name}) <= N` validation")
+    });
+    let regex = regex_lite::Regex::new(&regex).unwrap();
+    let longest = "a".repeat(bound);
+    assert!(
+        regex.is_match(&longest),
+        "{name}: {regex} refuses {longest}"
+    );
+    longest
+}
+
+/// Replaces `${var.X}` and `${local.X}` in `text` by the longest values; panics on anything else,
+/// so that a name whose length cannot be bounded fails here.
+fn expand(
+    text: &str,
+    values: &BTreeMap<String, String>,
+    locals: &BTreeMap<String, String>,
+) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').unwrap() + start;
+        let reference = &rest[start + 2..end];
+        let value = if let Some(var) = reference.strip_prefix("var.") {
+            values
+                .get(var)
+                .cloned()
+                .unwrap_or_else(|| panic!("{text}: var.{var} has no length bound"))
+        } else if let Some(local) = reference.strip_prefix("local.") {
+            expand(&locals[local], values, locals)
+        } else {
+            panic!("{text}: cannot bound the length of ${{{reference}}}")
+        };
+        out.push_str(&value);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn every_name_fits_aws_limits_at_the_longest_values_the_variables_allow() {
+    let tf = terraform();
+    let locals = string_locals();
+    let values: BTreeMap<String, String> = [
+        "name_prefix",
+        "model_version",
+        "endpoint_name",
+        "model_name",
+    ]
+    .into_iter()
+    .map(|v| (v.to_owned(), longest_allowed(&tf, v)))
+    .collect();
+    // (resource type, attribute, most characters, where AWS or the provider says so)
+    let limits: &[(&str, &str, usize, &str)] = &[
+        // SageMaker API Reference, CreateModel / CreateEndpointConfig / CreateEndpoint: 63.
+        (
+            "aws_sagemaker_model",
+            "name",
+            63,
+            "SageMaker CreateModel ModelName",
+        ),
+        (
+            "aws_sagemaker_endpoint_configuration",
+            "name",
+            63,
+            "SageMaker CreateEndpointConfig",
+        ),
+        (
+            "aws_sagemaker_endpoint",
+            "name",
+            63,
+            "SageMaker CreateEndpoint EndpointName",
+        ),
+        // IAM role names are at most 64; the provider appends a 26-character suffix to a prefix.
+        (
+            "aws_iam_role",
+            "name_prefix",
+            38,
+            "IAM CreateRole RoleName (64) less the suffix",
+        ),
+        (
+            "aws_iam_role_policy",
+            "name",
+            128,
+            "IAM PutRolePolicy PolicyName",
+        ),
+        // Bucket names are at most 63; the provider appends 26 characters to a prefix.
+        (
+            "aws_s3_bucket",
+            "bucket_prefix",
+            37,
+            "S3 general purpose bucket naming rules (63) less the suffix",
+        ),
+        (
+            "aws_lambda_function",
+            "function_name",
+            64,
+            "Lambda CreateFunction FunctionName",
+        ),
+        (
+            "aws_cloudwatch_log_group",
+            "name",
+            512,
+            "CloudWatch Logs CreateLogGroup logGroupName",
+        ),
+        (
+            "aws_cloudwatch_metric_alarm",
+            "alarm_name",
+            255,
+            "CloudWatch PutMetricAlarm AlarmName",
+        ),
+        (
+            "aws_cloudwatch_composite_alarm",
+            "alarm_name",
+            255,
+            "CloudWatch PutCompositeAlarm AlarmName",
+        ),
+        (
+            "aws_cloudwatch_dashboard",
+            "dashboard_name",
+            255,
+            "CloudWatch PutDashboard DashboardName",
+        ),
+        ("aws_sns_topic", "name", 256, "SNS CreateTopic Name"),
+        (
+            "aws_ecr_repository",
+            "name",
+            256,
+            "ECR CreateRepository repositoryName",
+        ),
+        ("aws_kms_alias", "name", 256, "KMS CreateAlias AliasName"),
+        (
+            "aws_apigatewayv2_api",
+            "name",
+            128,
+            "API Gateway v2 CreateApi Name",
+        ),
+        (
+            "aws_cloudfront_origin_access_control",
+            "name",
+            64,
+            "CloudFront OriginAccessControlConfig Name",
+        ),
+        (
+            "aws_cloudfront_response_headers_policy",
+            "name",
+            128,
+            "CloudFront ResponseHeadersPolicyConfig Name",
+        ),
+    ];
+    let mut checked = 0;
+    for (kind, resources) in &tf["resource"] {
+        for (name, body) in resources {
+            for key in [
+                "name",
+                "name_prefix",
+                "bucket_prefix",
+                "function_name",
+                "alarm_name",
+                "dashboard_name",
+            ] {
+                let Some(text) = body.get(key).and_then(Value::as_str) else {
+                    continue;
+                };
+                if text.starts_with("${aws_") {
+                    continue; // another resource's name, checked where it is made
+                }
+                let Some((_, _, limit, source)) =
+                    limits.iter().find(|(k, a, ..)| k == kind && *a == key)
+                else {
+                    // A name no AWS limit above covers must be a fixed, short one.
+                    assert!(
+                        !text.contains("${"),
+                        "{kind}.{name}.{key} = {text}: add its AWS limit here"
+                    );
+                    continue;
+                };
+                let longest = expand(text, &values, &locals);
+                assert!(
+                    longest.len() <= *limit,
+                    "{kind}.{name}.{key} can be {} characters ({longest}); {source} allows {limit}",
+                    longest.len()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 40, "{checked}");
+    // Names that hold the dimension values the alarms watch: the prefix has no double dash
+    // (ECR's repository-name pattern) and no S3-reserved start.
+    let (_, prefix_regex) = validated_length(&tf, "name_prefix").unwrap();
+    let prefix_regex = regex_lite::Regex::new(&prefix_regex).unwrap();
+    for refused in ["a--b", "a-", "-a", "Ab"] {
+        assert!(
+            !prefix_regex.is_match(refused),
+            "name_prefix takes {refused}"
+        );
+    }
+}
+
+#[test]
+fn sagemaker_serverless_gets_only_what_serverless_inference_supports() {
+    let tf = terraform();
+    let resources = &tf["resource"];
+    // "Serverless Inference: feature exclusions" (SageMaker Developer Guide): no network
+    // isolation, VPC configuration or data capture on a serverless endpoint.
+    for (name, model) in &resources["aws_sagemaker_model"] {
+        assert_ne!(
+            model["enable_network_isolation"], true,
+            "aws_sagemaker_model.{name}: network isolation"
+        );
+        assert!(
+            model.get("vpc_config").is_none(),
+            "aws_sagemaker_model.{name}: VPC config"
+        );
+    }
+    for (name, config) in &resources["aws_sagemaker_endpoint_configuration"] {
+        assert!(
+            config.get("data_capture_config").is_none(),
+            "{name}: data capture"
+        );
+        for variant in blocks(&config["production_variants"]) {
+            assert!(
+                !blocks(&variant["serverless_config"]).is_empty(),
+                "{name}: not serverless"
+            );
+            assert!(
+                variant.get("instance_type").is_none(),
+                "{name}: an instance type"
+            );
+        }
+    }
+    // SageMaker API Reference, ProductionVariantServerlessConfig: MemorySizeInMB 1024-6144 in
+    // 1 GB steps, MaxConcurrency 1-200, ProvisionedConcurrency 1-200 and at most MaxConcurrency.
+    let condition = |variable: &str| -> String {
+        blocks(&tf["variable"][variable][""]["validation"])
+            .iter()
+            .map(|v| v["condition"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join(" && ")
+    };
+    let memory = condition("serverless_memory_mb");
+    let listed: BTreeSet<i64> = memory
+        .split('[')
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|n| n.trim().parse().unwrap())
+        .collect();
+    assert!(
+        !listed.is_empty()
+            && listed
+                .iter()
+                .all(|m| (1024..=6144).contains(m) && m % 1024 == 0),
+        "{memory}"
+    );
+    let concurrency = condition("serverless_max_concurrency");
+    assert!(
+        concurrency.contains(">= 1") && concurrency.contains("<= 200"),
+        "{concurrency}"
+    );
+    let provisioned = condition("serverless_provisioned_concurrency");
+    assert!(
+        provisioned.contains("<= var.serverless_max_concurrency"),
+        "{provisioned}"
+    );
+    let config = &resources["aws_sagemaker_endpoint_configuration"]["serverless"];
+    let serverless = blocks(&blocks(&config["production_variants"])[0]["serverless_config"])[0];
+    // 0 means none: the attribute must then be absent, as the API takes 1-200.
+    assert!(
+        serverless["provisioned_concurrency"]
+            .as_str()
+            .unwrap()
+            .contains("> 0 ? var.serverless_provisioned_concurrency : null"),
+        "{serverless}"
+    );
+}
+
+/// `$context` variables of HTTP APIs' access logs, from "Customize HTTP API access logs" (API
+/// Gateway Developer Guide); `authorizer.*` and `authorizer.claims.*` take any property.
+const HTTP_API_LOG_VARIABLES: &[&str] = &[
+    "accountId",
+    "apiId",
+    "authorizer.error",
+    "authorizer.principalId",
+    "awsEndpointRequestId",
+    "awsEndpointRequestId2",
+    "customDomain.basePathMatched",
+    "dataProcessed",
+    "domainName",
+    "domainPrefix",
+    "error.message",
+    "error.messageString",
+    "error.responseType",
+    "extendedRequestId",
+    "httpMethod",
+    "identity.accountId",
+    "identity.caller",
+    "identity.cognitoAuthenticationProvider",
+    "identity.cognitoAuthenticationType",
+    "identity.cognitoIdentityId",
+    "identity.cognitoIdentityPoolId",
+    "identity.principalOrgId",
+    "identity.clientCert.clientCertPem",
+    "identity.clientCert.subjectDN",
+    "identity.clientCert.issuerDN",
+    "identity.clientCert.serialNumber",
+    "identity.clientCert.validity.notBefore",
+    "identity.clientCert.validity.notAfter",
+    "identity.sourceIp",
+    "identity.user",
+    "identity.userAgent",
+    "identity.userArn",
+    "integration.error",
+    "integration.integrationStatus",
+    "integration.latency",
+    "integration.requestId",
+    "integration.status",
+    "integrationErrorMessage",
+    "integrationLatency",
+    "integrationStatus",
+    "path",
+    "protocol",
+    "requestId",
+    "requestTime",
+    "requestTimeEpoch",
+    "responseLatency",
+    "responseLength",
+    "routeKey",
+    "stage",
+    "status",
+];
+
+#[test]
+fn http_api_access_logs_use_only_variables_http_apis_have() {
+    let tf = terraform();
+    let stages = &tf["resource"]["aws_apigatewayv2_stage"];
+    let mut seen = 0;
+    for (name, stage) in stages {
+        for settings in blocks(&stage["access_log_settings"]) {
+            let format = settings["format"].as_str().unwrap();
+            for variable in format.split("$context.").skip(1) {
+                let variable: String = variable
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+                    .collect();
+                let variable = variable.trim_end_matches('.');
+                let known = HTTP_API_LOG_VARIABLES.contains(&variable)
+                    || variable.starts_with("authorizer.");
+                assert!(
+                    known,
+                    "aws_apigatewayv2_stage.{name}: $context.{variable} is not an HTTP API access-log variable (xrayTraceId is REST-only)"
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 8, "{seen}");
+}
+
+#[test]
+fn destroy_removes_everything_the_stack_made() {
+    let tf = terraform();
+    let resources = &tf["resource"];
+    // Versioned buckets and a repository holding images refuse deletion otherwise
+    // (S3 DeleteBucket: BucketNotEmpty; ECR DeleteRepository: RepositoryNotEmptyException).
+    for (name, bucket) in &resources["aws_s3_bucket"] {
+        assert_eq!(bucket["force_destroy"], true, "aws_s3_bucket.{name}");
+    }
+    for (name, repository) in &resources["aws_ecr_repository"] {
+        assert_eq!(
+            repository["force_delete"], true,
+            "aws_ecr_repository.{name}"
+        );
+    }
+    // Every log group the services write to is managed here (retention, the stack's key, and
+    // gone with the stack), including the one SageMaker would otherwise create itself.
+    let groups: BTreeMap<String, &Value> = resources["aws_cloudwatch_log_group"]
+        .values()
+        .map(|g| (g["name"].as_str().unwrap().to_owned(), g))
+        .collect();
+    for written in [
+        "/aws/sagemaker/Endpoints/${var.endpoint_name}",
+        "/aws/lambda/${local.lambda_name}",
+        "/aws/apigateway/${var.name_prefix}-api",
+    ] {
+        let group = groups
+            .get(written)
+            .unwrap_or_else(|| panic!("{written} is not managed: {:?}", groups.keys()));
+        assert_eq!(
+            group["retention_in_days"], "${var.log_retention_days}",
+            "{written}"
+        );
+        assert_eq!(group["kms_key_id"], "${aws_kms_key.main.arn}", "{written}");
+    }
+    let endpoint = &resources["aws_sagemaker_endpoint"]["model"];
+    assert_eq!(
+        strings(&endpoint["depends_on"]),
+        ["${aws_cloudwatch_log_group.endpoint}"]
+    );
+}
+
+#[test]
+fn arns_are_built_with_the_partition_not_aws() {
+    for dir in ["infra", "dashboards"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !(name.ends_with(".tf") || name.ends_with(".json")) {
+                continue;
+            }
+            for (n, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
+                // A validation regex that accepts every partition is fine.
+                if line.contains("arn:aws:") && !line.contains("regex(") {
+                    panic!(
+                        "{}:{}: arn:aws: instead of the partition: {line}",
+                        path.display(),
+                        n + 1
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn alarms_and_dashboard_read_the_endpoint_and_model_from_terraform() {
+    let tf = terraform();
+    let locals = std::fs::read_to_string(root().join("infra/main.tf")).unwrap();
+    let main: Value = hcl::from_str(&locals).unwrap();
+    let bound = blocks(&main["locals"])
+        .into_iter()
+        .find_map(|l| l.get(slo::terraform::LOCAL).cloned())
+        .expect("infra/main.tf defines local.metric_dimensions");
+    let bound: BTreeMap<String, String> = bound
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(bound["Endpoint"], "${aws_sagemaker_endpoint.model.name}");
+    assert_eq!(
+        bound["EndpointName"],
+        "${aws_sagemaker_endpoint.model.name}"
+    );
+    assert_eq!(bound["Model"], "${var.model_name}");
+    let names: BTreeSet<&str> = terraform_dimensions("dashboard").iter().copied().collect();
+    assert_eq!(
+        bound.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        names
+    );
+
+    // Every alarm metric with such a dimension reads it from Terraform, never a literal.
+    let mut read = 0;
+    for (alarm, body) in alarms() {
+        for query in blocks(&body["metric_query"]) {
+            for metric in blocks(&query["metric"]) {
+                for (key, value) in metric["dimensions"].as_object().unwrap() {
+                    if names.contains(key.as_str()) {
+                        assert_eq!(
+                            value.as_str().unwrap(),
+                            slo::terraform::TerraformDimensions::alarm_reference(key),
+                            "{alarm}"
+                        );
+                        read += 1;
+                    }
+                }
+            }
+        }
+        if let Some(dimensions) = body["dimensions"].as_object() {
+            for key in dimensions.keys() {
+                assert!(
+                    !names.contains(key.as_str())
+                        || dimensions[key].as_str().unwrap().starts_with("${"),
+                    "{alarm}: literal {key}"
+                );
+            }
+        }
+    }
+    assert!(read >= 40, "{read}");
+    let dashboard = std::fs::read_to_string(root().join("dashboards/service.json")).unwrap();
+    let body: Value = serde_json::from_str(&dashboard).unwrap();
+    let mut widgets_reading = 0;
+    for widget in body["widgets"].as_array().unwrap() {
+        for line in widget["properties"]["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let words: Vec<&str> = line
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            for pair in words.get(2..).unwrap_or_default().chunks(2) {
+                if let [key, value] = pair
+                    && names.contains(key)
+                {
+                    assert_eq!(
+                        *value,
+                        slo::terraform::TerraformDimensions::template_reference(key)
+                    );
+                    widgets_reading += 1;
+                }
+            }
+        }
+    }
+    assert!(widgets_reading >= 40, "{widgets_reading}");
+    // The dashboard's template gets the same map.
+    let dashboard_tf = &tf["resource"]["aws_cloudwatch_dashboard"]["service"]["dashboard_body"];
+    assert!(
+        dashboard_tf
+            .as_str()
+            .unwrap()
+            .contains("metric_dimensions = local.metric_dimensions"),
+        "{dashboard_tf}"
+    );
+}
+
+#[test]
+fn dashboard_ratios_read_no_errors_as_zero_not_as_a_gap() {
+    let body: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("dashboards/service.json")).unwrap(),
+    )
+    .unwrap();
+    let mut ratios = 0;
+    for widget in body["widgets"].as_array().unwrap() {
+        for line in widget["properties"]["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let Some(expression) = line[0]["expression"].as_str() else {
+                continue;
+            };
+            for numerator in ["bad", "good"] {
+                let uses = expression.matches(numerator).count();
+                if uses > 0 {
+                    let filled = expression.matches(&format!("FILL({numerator}, 0)")).count();
+                    assert_eq!(filled, uses, "{expression}");
+                    ratios += 1;
+                }
+            }
+        }
+    }
+    assert!(ratios >= 10, "{ratios}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The GitHub workflows that plan, deploy, roll back and destroy (not run here: they need AWS).
+
+fn workflows() -> Vec<(String, Value)> {
+    let dir = root().join(".github/workflows");
+    let mut all: Vec<(String, Value)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let parsed: Value =
+                serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, parsed)
+        })
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(
+        all.len() >= 5,
+        "{:?}",
+        all.iter().map(|w| &w.0).collect::<Vec<_>>()
+    );
+    all
+}
+
+/// (workflow, job name, job) of every job.
+fn workflow_jobs() -> Vec<(String, String, Value)> {
+    workflows()
+        .into_iter()
+        .flat_map(|(file, workflow)| {
+            workflow["jobs"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(name, job)| (file.clone(), name.clone(), job.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn job_steps(job: &Value) -> Vec<&Value> {
+    job["steps"]
+        .as_array()
+        .map(|s| s.iter().collect())
+        .unwrap_or_default()
+}
+
+/// The shell commands of a step, with `\`-continued lines joined.
+fn commands(step: &Value) -> Vec<String> {
+    step["run"]
+        .as_str()
+        .unwrap_or_default()
+        .replace("\\\n", " ")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn workflows_read_terraform_output_without_the_wrapper() {
+    let mut seen = 0;
+    for (file, name, job) in workflow_jobs() {
+        for step in job_steps(&job) {
+            if step["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("hashicorp/setup-terraform"))
+            {
+                // The wrapper adds its own lines to stdout, so `$(terraform output -raw x)` is wrong.
+                assert_eq!(step["with"]["terraform_wrapper"], false, "{file} {name}");
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 5, "{seen}");
+}
+
+#[test]
+fn every_plan_apply_and_destroy_uses_the_production_settings() {
+    let tfvars =
+        std::fs::read_to_string(root().join("infra/environments/production.tfvars")).unwrap();
+    for setting in ["region", "name_prefix"] {
+        assert!(
+            tfvars
+                .lines()
+                .any(|l| l.starts_with(&format!("{setting} "))),
+            "production.tfvars sets no {setting}"
+        );
+    }
+    let backend =
+        std::fs::read_to_string(root().join("infra/environments/production.s3.tfbackend")).unwrap();
+    assert!(backend.contains("use_lockfile = true"), "{backend}");
+    let mut runs = 0;
+    for (file, workflow) in workflows() {
+        let text = serde_json::to_string(&workflow).unwrap();
+        // DynamoDB state locking is deprecated since Terraform 1.11 (use_lockfile).
+        assert!(!text.contains("dynamodb_table"), "{file}");
+        for (name, job) in workflow["jobs"].as_object().unwrap() {
+            for step in job_steps(job) {
+                for command in commands(step) {
+                    let words: Vec<&str> = command.split_whitespace().collect();
+                    let Some(at) = words.iter().position(|w| *w == "terraform") else {
+                        continue;
+                    };
+                    let verb = words.get(at + 1).copied().unwrap_or_default();
+                    if matches!(verb, "plan" | "apply" | "destroy") {
+                        assert!(
+                            words.contains(&"-var-file=environments/production.tfvars"),
+                            "{file} {name}: {command}"
+                        );
+                        for variable in ["TF_VAR_alarm_email", "TF_VAR_runbook_base_url"] {
+                            assert!(
+                                job["env"].get(variable).is_some(),
+                                "{file} {name} runs terraform {verb} without {variable}"
+                            );
+                        }
+                        runs += 1;
+                    }
+                    if verb == "init" && !words.contains(&"-backend=false") {
+                        assert!(
+                            words.contains(&"-backend-config=environments/production.s3.tfbackend"),
+                            "{file} {name}: {command}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(runs >= 4, "{runs}");
+    let text = std::fs::read_to_string(root().join("infra/backend.hcl.example")).unwrap();
+    assert!(
+        !text.lines().any(|l| l.starts_with("dynamodb_table")),
+        "backend.hcl.example"
+    );
+}
+
+#[test]
+fn each_job_assumes_a_role_whose_trust_admits_where_it_runs() {
+    let trust = |file: &str| -> BTreeSet<String> {
+        let policy: Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join("infra/github-oidc").join(file)).unwrap(),
+        )
+        .unwrap();
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| {
+                strings(&s["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"])
+            })
+            .collect()
+    };
+    let roles = BTreeMap::from([
+        (
+            "${{ vars.AWS_DEPLOY_ROLE_ARN }}",
+            trust("deploy-role-trust.json"),
+        ),
+        ("${{ vars.AWS_ROLE_ARN }}", trust("ci-role-trust.json")),
+    ]);
+    let mut checked = 0;
+    for (file, workflow) in workflows() {
+        let on = &workflow["on"];
+        for (name, job) in workflow["jobs"].as_object().unwrap() {
+            for step in job_steps(job) {
+                if !step["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials"))
+                {
+                    continue;
+                }
+                let role = step["with"]["role-to-assume"].as_str().unwrap();
+                let trusted = roles
+                    .get(role)
+                    .unwrap_or_else(|| panic!("{file} {name}: unknown role {role}"));
+                // GitHub's OIDC `sub`: the environment when the job has one, else the event's ref.
+                let subjects: Vec<String> = match job["environment"].as_str() {
+                    Some(environment) => vec![format!("repo:OWNER/REPO:environment:{environment}")],
+                    None => {
+                        assert!(
+                            on.get("workflow_call").is_none(),
+                            "{file} {name}: a called job without an environment"
+                        );
+                        let mut subjects = Vec::new();
+                        if on.get("pull_request").is_some() {
+                            subjects.push("repo:OWNER/REPO:pull_request".to_owned());
+                        }
+                        if on.get("push").is_some()
+                            || on.get("workflow_dispatch").is_some()
+                            || on.get("workflow_run").is_some()
+                        {
+                            subjects.push("repo:OWNER/REPO:ref:refs/heads/main".to_owned());
+                        }
+                        subjects
+                    }
+                };
+                assert!(!subjects.is_empty(), "{file} {name}");
+                for subject in subjects {
+                    assert!(
+                        trusted.contains(&subject),
+                        "{file} {name}: {role} does not trust {subject} ({trusted:?})"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 6, "{checked}");
+}
+
+#[test]
+fn python_tools_in_workflows_are_pinned_in_virtual_environments() {
+    let script = std::fs::read_to_string(root().join("scripts/check-infra.sh")).unwrap();
+    let pin = |name: &str| -> String {
+        script
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=\"${{{name}:-")))
+            .and_then(|l| l.strip_suffix("}\""))
+            .unwrap_or_else(|| panic!("scripts/check-infra.sh pins no {name}"))
+            .to_owned()
+    };
+    let moto = pin("MOTO_VERSION");
+    let mut installs = 0;
+    for (file, name, job) in workflow_jobs() {
+        for step in job_steps(&job) {
+            for command in commands(step) {
+                if !command.contains("pip install") && !command.contains("pip\" install") {
+                    continue;
+                }
+                assert!(!command.contains("--user"), "{file} {name}: {command}");
+                assert!(
+                    command.contains("/bin/pip"),
+                    "{file} {name}: pip outside a virtual environment: {command}"
+                );
+                assert!(
+                    !command.contains("checkov"),
+                    "{file} {name}: checkov comes from scripts/check-infra.sh"
+                );
+                if command.contains("moto") {
+                    assert!(
+                        command.contains(&format!("moto[server]=={moto}")),
+                        "{file} {name}: {command}"
+                    );
+                }
+                installs += 1;
+            }
+        }
+    }
+    assert!(installs >= 1, "{installs}");
+}
+
+#[test]
+fn rollback_is_one_command_that_keeps_the_production_settings() {
+    let all: BTreeMap<String, Value> = workflows().into_iter().collect();
+    let rollback = &all["rollback.yml"];
+    let input = &rollback["on"]["workflow_dispatch"]["inputs"]["model_version"];
+    assert_eq!(input["required"], true, "{input}");
+    let apply = &rollback["jobs"]["apply"];
+    assert_eq!(apply["uses"], "./.github/workflows/apply.yml");
+    assert_eq!(
+        apply["with"]["model_version"],
+        "${{ inputs.model_version }}"
+    );
+    assert_eq!(
+        all["deploy.yml"]["jobs"]["apply"]["uses"],
+        "./.github/workflows/apply.yml"
+    );
+    // The version names the whole deployable, so a rollback builds nothing.
+    let called = serde_json::to_string(&all["apply.yml"]).unwrap();
+    assert!(
+        !called.contains("build-lambda") && !called.contains("docker build"),
+        "apply.yml builds"
+    );
+    let lambda = &terraform()["resource"]["aws_lambda_function"]["proxy"];
+    assert_eq!(lambda["s3_key"], "${local.lambda_key}");
+    assert!(string_locals()["lambda_key"].contains("${var.model_version}"));
+    for runbook in ["runbooks/README.md", "README.md"] {
+        let text = std::fs::read_to_string(root().join(runbook)).unwrap();
+        assert!(
+            text.contains("gh workflow run rollback.yml -f model_version="),
+            "{runbook}"
+        );
+        assert!(
+            !text.contains("terraform apply -var model_version"),
+            "{runbook}: a rollback that drops the settings"
         );
     }
 }
