@@ -170,6 +170,9 @@ resource "aws_cloudfront_distribution" "site" {
   default_root_object = "index.html"
   price_class         = "PriceClass_100"
   http_version        = "http2and3"
+  # Apply returns once CloudFront accepted the change (its edge deploy takes minutes); the deploy
+  # invalidates the page afterwards, and the API needs nothing of the distribution.
+  wait_for_deployment = false
 
   origin {
     origin_id                = "site"

@@ -2,8 +2,9 @@
 # Runs every test of the project on a fresh machine: installs the runtime pieces (ONNX Runtime
 # from PyPI; Chromium and playwright-core for the page), builds, and runs the whole workspace's
 # tests against the real model in ../shared (or SHARED_DIR), then the page's tests in headless
-# Chromium against the real local stack, then the offline checks of infra/ (terraform fmt,
-# checkov) and of the dependencies (cargo deny: licences, bans, sources).
+# Chromium against the real local stack, the checks of infra/ (terraform fmt, validate, apply and
+# destroy against moto, checkov; run beside the build) and of the dependencies (cargo deny:
+# licences, bans, sources).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -15,10 +16,24 @@ if [ ! -f "$SHARED_DIR/models/mobilenetv2-int8/model.onnx" ]; then
   exit 2
 fi
 
+# The infra checks need no build and mostly wait on Terraform and moto: they run beside the
+# build and the tests, and their output comes at the end.
+infra_log="$(mktemp)"
+scripts/check-infra.sh >"$infra_log" 2>&1 &
+infra_pid=$!
+trap 'kill "$infra_pid" 2>/dev/null || true; rm -f "$infra_log"' EXIT
+
 cargo test --workspace --locked --all-targets
 cargo test --workspace --locked --doc
 # The browser tests start target/debug/{proxy,model-server}; `cargo test` built them already.
 cargo build --workspace --locked --bins
 scripts/test-browser.sh
-scripts/check-infra.sh
 scripts/check-deps.sh
+
+infra_status=0
+wait "$infra_pid" || infra_status=$?
+cat "$infra_log"
+if [ "$infra_status" -ne 0 ]; then
+  echo "test: scripts/check-infra.sh failed (exit $infra_status)" >&2
+  exit "$infra_status"
+fi
