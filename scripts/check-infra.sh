@@ -106,7 +106,9 @@ if command -v terraform >/dev/null && [ -n "$(ls -A "$plugins/registry.terraform
     echo '}'
   } >"$work/infra/moto_override.tf"
   # What the excluded response-headers policy would have been attached to.
-  sed -i '/response_headers_policy_id *= *aws_cloudfront_response_headers_policy\.site\.id/d' "$work/infra/site.tf"
+  attached='response_headers_policy_id *= *aws_cloudfront_response_headers_policy\.site\.id'
+  grep -q "$attached" "$work/infra/site.tf" || { say "site.tf no longer attaches the response-headers policy: update this script"; exit 1; }
+  sed -i "/$attached/d" "$work/infra/site.tf"
   for type in "${!excluded_types[@]}"; do say "excluded: $type: ${excluded_types[$type]}"; done
 
   # The longest values the variables' validation allows, so every name is at its longest.
@@ -121,12 +123,13 @@ if command -v terraform >/dev/null && [ -n "$(ls -A "$plugins/registry.terraform
   start=$SECONDS
   tf 120 init -input=false -reconfigure -plugin-dir="$plugins" >/dev/null
 
-  # As the deploy workflow does: the repository and the bucket first, then the uploads, then all.
-  tf 300 apply -input=false -auto-approve -no-color "${vars[@]}" \
-    -target=aws_ecr_repository.model_server -target=aws_ecr_lifecycle_policy.model_server \
-    -target=aws_s3_bucket.models -target=aws_s3_bucket_server_side_encryption_configuration.models \
-    -target=aws_s3_bucket_public_access_block.models >"$work/apply-1.log" 2>&1 ||
+  # As the deploy workflow does: its first apply (the same -targets), the uploads, then all.
+  mapfile -t first < <(grep -o -- '-target=[a-z0-9_.]*' .github/workflows/deploy.yml)
+  [ "${#first[@]}" -gt 0 ] || { say "deploy.yml has no first, targeted apply"; exit 1; }
+  tf 300 apply -input=false -auto-approve -no-color "${vars[@]}" "${first[@]}" >"$work/apply-1.log" 2>&1 ||
     { tail -40 "$work/apply-1.log" >&2; say "the deploy's first apply failed against moto"; exit 1; }
+  # The outputs deploy.yml reads after its first apply.
+  [ -n "$(tf 60 output -raw ecr_repository_url)" ] || { say "no ecr_repository_url after the first apply"; exit 1; }
   zip_uri="$(tf 60 output -raw lambda_zip_uri)"
   artifact_uri="$(tf 60 output -raw model_artifact_uri)"
   python3 - "$moto" "$zip_uri" "$artifact_uri" <<'PY'
