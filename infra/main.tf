@@ -14,9 +14,11 @@ locals {
   # --terraform-dimension NAME`): one source, so overriding endpoint_name or model_name moves
   # every alarm and widget with the services.
   metric_dimensions = {
+    ApiId        = aws_apigatewayv2_api.http.id
     Endpoint     = aws_sagemaker_endpoint.model.name
     EndpointName = aws_sagemaker_endpoint.model.name
     Model        = var.model_name
+    Stage        = aws_apigatewayv2_stage.default.name
   }
 }
 

@@ -54,6 +54,18 @@ fn sagemaker(metric: &catalogue::AwsMetric, endpoint: &str, options: Value) -> V
     ])
 }
 
+fn api_gateway(metric: &catalogue::AwsMetric, api: &(String, String), options: Value) -> Value {
+    json!([
+        metric.namespace,
+        metric.name,
+        catalogue::DIM_API_ID,
+        api.0,
+        catalogue::DIM_STAGE,
+        api.1,
+        options
+    ])
+}
+
 /// Metric lines of a widget reading `query` (spec query) with `id`, hidden.
 fn spec_line(id: &str, query: &Value) -> Value {
     let metric = &query["metric"];
@@ -225,6 +237,9 @@ fn slo_rows(layout: &mut Layout, slo: &Slo, plan: &alarms::SloAlarms) {
 /// The dashboard body for `slos` (a `templatefile()` template, see the module docs).
 pub fn body(slos: &[Slo]) -> Result<Value, GenerateError> {
     let endpoint = dimension_of(slos, catalogue::DIM_ENDPOINT).unwrap_or_default();
+    // The HTTP API stage the edge SLOs read, if any does.
+    let api =
+        dimension_of(slos, catalogue::DIM_API_ID).zip(dimension_of(slos, catalogue::DIM_STAGE));
     let model = dimension_of(slos, catalogue::DIM_MODEL).unwrap_or_default();
     let plans = slos
         .iter()
@@ -310,6 +325,63 @@ pub fn body(slos: &[Slo]) -> Result<Value, GenerateError> {
         ],
         json!({ "period": 60 }),
     );
+    if let Some(api) = &api {
+        let hidden = |id: &str| json!({ "stat": "Sum", "id": id, "visible": false });
+        layout.metric(
+            12,
+            "Edge (API Gateway) vs proxy: requests and failures per minute",
+            vec![
+                api_gateway(
+                    &catalogue::API_GATEWAY_COUNT,
+                    api,
+                    sum("requests at the edge"),
+                ),
+                api_gateway(&catalogue::API_GATEWAY_5XX, api, hidden("edge5xx")),
+                api_gateway(&catalogue::API_GATEWAY_4XX, api, hidden("edge4xx")),
+                ours(&catalogue::SERVER_ERRORS, &endpoint, &[], hidden("proxy5xx")),
+                ours(&catalogue::THROTTLES, &endpoint, &[], hidden("proxybusy")),
+                ours(&catalogue::CLIENT_ERRORS, &endpoint, &[], hidden("proxy4xx")),
+                json!([{ "expression": "FILL(edge5xx, 0)", "label": "5xx at the edge", "id": "e5" }]),
+                // What the edge SLO charges that the proxy never answered: throttled, timed
+                // out, crashed or failed to start (the proxy's own 5xx answers taken out).
+                json!([{ "expression": "FILL(edge5xx, 0) - FILL(proxy5xx, 0) - FILL(proxybusy, 0)",
+                    "label": "failures outside the proxy", "id": "outside" }]),
+                json!([{ "expression": "FILL(edge4xx, 0) - FILL(proxy4xx, 0)",
+                    "label": "API Gateway's own 4xx (429 throttles, unknown routes)", "id": "gw4xx" }]),
+            ],
+            json!({ "period": 60 }),
+        );
+        let mut edge_latency = Vec::new();
+        for (metric, label) in [
+            (&catalogue::API_GATEWAY_LATENCY, "edge"),
+            (
+                &catalogue::API_GATEWAY_INTEGRATION_LATENCY,
+                "Lambda integration",
+            ),
+        ] {
+            for p in ["p50", "p99"] {
+                edge_latency.push(api_gateway(
+                    metric,
+                    api,
+                    json!({ "stat": p, "label": format!("{label} {p}") }),
+                ));
+            }
+        }
+        for p in ["p50", "p99"] {
+            edge_latency.push(ours(
+                &catalogue::LATENCY,
+                &endpoint,
+                &[],
+                json!({ "stat": p, "label": format!("proxy handler {p}") }),
+            ));
+        }
+        layout.metric(
+            12,
+            "Latency at the edge, of the Lambda integration and in the proxy (ms)",
+            edge_latency,
+            json!({ "period": 60 }),
+        );
+    }
     let mut model_lines = vec![ours(
         &catalogue::INVOCATIONS,
         &model,

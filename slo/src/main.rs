@@ -94,9 +94,22 @@ struct ReportArgs {
     /// every slice is judged on its own).
     #[arg(long, default_value_t = 10.0)]
     min_events: f64,
+    /// The value of a dimension the specs leave to Terraform (repeatable), e.g. the HTTP API's
+    /// id: `--dimension ApiId=a1b2c3d4e5`. Without it, SLOs reading it have no data.
+    #[arg(long = "dimension", value_name = "NAME=VALUE", value_parser = dimension_value)]
+    dimensions: Vec<(String, String)>,
     /// Also draw each SLO's error-budget burn-down over its window into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     chart: Option<PathBuf>,
+}
+
+fn dimension_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() && !value.is_empty() => {
+            Ok((name.to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("{text:?}: expected NAME=VALUE")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -167,6 +180,7 @@ fn generate(
             anyhow::bail!("invalid specs:\n{}", list.join("\n"));
         }
     };
+    bound.check_assigned(&slos)?;
     let document = match what {
         Generated::Alarms => {
             let mut document = slo::alarms::terraform(&slos)?;
@@ -190,13 +204,16 @@ fn generate(
 }
 
 fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
-    let slos = match spec::load(&args.specs) {
+    let mut slos = match spec::load(&args.specs) {
         Ok(slos) => slos,
         Err(problems) => {
             let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
             anyhow::bail!("invalid specs:\n{}", list.join("\n"));
         }
     };
+    let supplied: std::collections::BTreeMap<String, String> =
+        args.dimensions.iter().cloned().collect();
+    spec::supply_dimensions(&mut slos, &supplied).map_err(anyhow::Error::msg)?;
     let at_ms = match &args.at {
         Some(text) => text
             .parse::<jiff::Timestamp>()

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::report::{ColdStartReport, Report, SloReport, Status};
+use crate::report::{ColdStartReport, EdgeComparison, Report, SloReport, Status};
 
 fn pct(value: Option<f64>) -> String {
     value.map_or_else(|| "-".into(), |v| format!("{:.3}%", v * 100.0))
@@ -46,7 +46,13 @@ fn rows(r: &SloReport) -> Vec<(String, String)> {
             "window",
             format!("{} from {}", r.window, timestamp(r.window_start_ms)),
         ),
-        ("SLI", format!("{} ({})", pct(r.sli), status(r))),
+        (
+            "SLI",
+            match &r.no_data_reason {
+                Some(reason) => format!("{} ({}: {reason})", pct(r.sli), status(r)),
+                None => format!("{} ({})", pct(r.sli), status(r)),
+            },
+        ),
         (
             "events good / total",
             format!("{} / {}", num(r.events.good), num(r.events.total)),
@@ -84,6 +90,45 @@ fn rows(r: &SloReport) -> Vec<(String, String)> {
         ("projected budget left", pct(r.projected_remaining)),
     ];
     rows.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// Rows of an edge SLO beside its proxy view.
+fn edge_rows(c: &EdgeComparison) -> Vec<(String, String)> {
+    let events = |e: &crate::math::Events| format!("{} / {}", num(e.good), num(e.total));
+    let mut rows = vec![(
+        "SLI at the edge / at the proxy".to_owned(),
+        format!("{} / {}", pct(c.edge_sli), pct(c.proxy_sli)),
+    )];
+    if let Some(reason) = &c.no_data_reason {
+        rows.push(("difference".to_owned(), format!("- (no data: {reason})")));
+        return rows;
+    }
+    rows.push((
+        "difference (edge - proxy)".to_owned(),
+        c.difference
+            .map_or_else(|| "-".into(), |d| format!("{:+.3} points", d * 100.0)),
+    ));
+    rows.push((
+        "events good / total at the edge".to_owned(),
+        events(&c.edge_events),
+    ));
+    rows.push((
+        "events good / total at the proxy".to_owned(),
+        events(&c.proxy_events),
+    ));
+    if let (Some(outside), Some(busy)) = (c.failures_outside_proxy, c.proxy_busy) {
+        rows.push((
+            "failures outside the proxy".to_owned(),
+            format!(
+                "{} (edge bad {} - proxy bad {} - proxy 503 busy {})",
+                num(outside),
+                num(c.edge_events.bad()),
+                num(c.proxy_events.bad()),
+                num(busy)
+            ),
+        ));
+    }
+    rows
 }
 
 fn cold_rows(c: &ColdStartReport) -> Vec<(String, String)> {
@@ -129,6 +174,16 @@ pub fn table(report: &Report) -> String {
             rows(slo),
         );
     }
+    for comparison in &report.edge {
+        section(
+            &mut out,
+            &format!(
+                "At the edge vs at the proxy ({} vs {})",
+                comparison.edge, comparison.proxy
+            ),
+            edge_rows(comparison),
+        );
+    }
     if let Some(cold) = &report.cold_start {
         section(&mut out, "Cold starts", cold_rows(cold));
     }
@@ -164,6 +219,16 @@ pub fn markdown(report: &Report) -> String {
     };
     for slo in &report.slos {
         section(&mut out, &slo.display_name, rows(slo));
+    }
+    for comparison in &report.edge {
+        section(
+            &mut out,
+            &format!(
+                "At the edge vs at the proxy ({} vs {})",
+                comparison.edge, comparison.proxy
+            ),
+            edge_rows(comparison),
+        );
     }
     if let Some(cold) = &report.cold_start {
         section(&mut out, "Cold starts", cold_rows(cold));

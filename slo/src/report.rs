@@ -22,6 +22,9 @@ pub struct SloReport {
     pub events: Events,
     pub sli: Option<f64>,
     pub status: Status,
+    /// Why there is no data at all, when the source cannot have any (API Gateway's metrics
+    /// in local logs, an API id not given).
+    pub no_data_reason: Option<String>,
     pub budget: math::Budget,
     pub burn_rates: Vec<BurnRate>,
     /// The alert tier whose rule holds now.
@@ -103,10 +106,33 @@ pub struct ColdStartComponent {
     pub p99_ms: Option<f64>,
 }
 
+/// An edge SLO beside its proxy view (annotation `proxyView`), over the same window.
+#[derive(Debug, Clone, Serialize)]
+pub struct EdgeComparison {
+    pub edge: String,
+    pub proxy: String,
+    pub edge_sli: Option<f64>,
+    pub proxy_sli: Option<f64>,
+    /// Edge SLI − proxy SLI (negative: users saw worse than the proxy did).
+    pub difference: Option<f64>,
+    pub edge_events: Events,
+    pub proxy_events: Events,
+    /// Availability: the proxy's 503 busy answers (`Throttles`), 5xx at the edge but not bad
+    /// for the proxy SLO.
+    pub proxy_busy: Option<f64>,
+    /// Availability: requests that failed outside the proxy = bad at the edge − the proxy's
+    /// own 5xx answers (its bad events + its 503 busy answers).
+    pub failures_outside_proxy: Option<f64>,
+    /// Why there is nothing to compare (the edge SLO has no data).
+    pub no_data_reason: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub at_ms: i64,
     pub slos: Vec<SloReport>,
+    /// Each edge SLO against its proxy view.
+    pub edge: Vec<EdgeComparison>,
     pub cold_start: Option<ColdStartReport>,
     /// Why the cold-start section is missing when its metrics could not be read (it does not
     /// fail the report: the SLOs are the report).
@@ -238,6 +264,56 @@ pub fn evaluate(
     options: &Options,
 ) -> Result<SloReport, SourceError> {
     let (start, end, time_left, length) = window_bounds(slo, options);
+    let window = match &slo.window {
+        _ if options.window.is_some() => format!("{length} rolling (override)"),
+        Window::Rolling(_) => format!("{length} rolling"),
+        Window::Calendar { period, start } => format!(
+            "{period} calendar ({}, {length} this time)",
+            start.time_zone().iana_name().unwrap_or("fixed offset")
+        ),
+    };
+    // A source that cannot have the metric at all says so first; then a dimension only
+    // Terraform knows, which was not given.
+    let queries = slo.indicator.queries();
+    let no_data = queries
+        .iter()
+        .find_map(|query| source.unavailable(query))
+        .or_else(|| {
+            queries.iter().find_map(|query| {
+                query.unassigned().map(|name| {
+                    format!(
+                        "{name} is assigned by Terraform at deploy: give it with --dimension {name}=VALUE"
+                    )
+                })
+            })
+        });
+    if let Some(reason) = no_data {
+        // Never 100 % or 0 %: nothing was measured, so nothing is judged.
+        return Ok(SloReport {
+            name: slo.name.clone(),
+            display_name: slo.display_name.clone(),
+            target: slo.target,
+            window,
+            window_start_ms: start,
+            budgeting: slo.budgeting,
+            events: Events::default(),
+            sli: None,
+            status: Status::NoData,
+            no_data_reason: Some(reason),
+            budget: math::budget(Events::default(), slo.target),
+            burn_rates: LOOKBACKS
+                .iter()
+                .map(|lookback| BurnRate {
+                    lookback: lookback.to_string(),
+                    rate: None,
+                })
+                .collect(),
+            firing: None,
+            time_to_exhaustion: None,
+            projected_remaining: None,
+            burn_down: Vec::new(),
+        });
+    }
     let period = period(slo);
     // Burn rates look back up to 3 days, also past the start of a calendar window.
     let longest = LOOKBACKS.iter().map(|s| s.millis()).max().unwrap_or(0);
@@ -327,19 +403,13 @@ pub fn evaluate(
         name: slo.name.clone(),
         display_name: slo.display_name.clone(),
         target: slo.target,
-        window: match &slo.window {
-            _ if options.window.is_some() => format!("{length} rolling (override)"),
-            Window::Rolling(_) => format!("{length} rolling"),
-            Window::Calendar { period, start } => format!(
-                "{period} calendar ({}, {length} this time)",
-                start.time_zone().iana_name().unwrap_or("fixed offset")
-            ),
-        },
+        window,
         window_start_ms: start,
         budgeting: slo.budgeting,
         events,
         sli,
         status,
+        no_data_reason: None,
         budget,
         burn_rates,
         firing,
@@ -499,6 +569,62 @@ fn component(
     }
 }
 
+/// Each edge SLO of `slos` against its proxy view, from their reports (same order as `slos`).
+pub fn edge_comparisons(
+    slos: &[Slo],
+    reports: &[SloReport],
+    source: &mut dyn Source,
+    at_ms: i64,
+) -> Result<Vec<EdgeComparison>, SourceError> {
+    let mut comparisons = Vec::new();
+    for (slo, edge) in slos.iter().zip(reports) {
+        let Some(view) = &slo.proxy_view else {
+            continue;
+        };
+        let Some((proxy_slo, proxy)) = slos.iter().zip(reports).find(|(s, _)| s.name == *view)
+        else {
+            continue;
+        };
+        // A 503 busy is 5xx at the edge but not bad for the proxy: count the proxy's busy
+        // answers (its Throttles, beside the Requests its SLO counts) to subtract them too.
+        let busy_query = match &proxy_slo.indicator {
+            Measure::Ratio { total, .. } if total.metric == catalogue::REQUESTS.name => {
+                Some(Query {
+                    metric: catalogue::THROTTLES.name.to_owned(),
+                    stat: Stat::Sum,
+                    ..total.clone()
+                })
+            }
+            _ => None,
+        };
+        let (proxy_busy, failures_outside_proxy) = match busy_query {
+            Some(query) if edge.no_data_reason.is_none() => {
+                let start = edge.window_start_ms;
+                // One period spanning the window: the same events the SLIs summed.
+                let length = Span(((at_ms - start) / 1_000).max(60));
+                let values = source.fetch(&[query], start, at_ms, length)?;
+                let busy: f64 = values[0].iter().flatten().sum();
+                let outside = edge.events.bad() - proxy.events.bad() - busy;
+                (Some(busy), Some(outside))
+            }
+            _ => (None, None),
+        };
+        comparisons.push(EdgeComparison {
+            edge: edge.name.clone(),
+            proxy: proxy.name.clone(),
+            edge_sli: edge.sli,
+            proxy_sli: proxy.sli,
+            difference: edge.sli.zip(proxy.sli).map(|(e, p)| e - p),
+            edge_events: edge.events,
+            proxy_events: proxy.events,
+            proxy_busy,
+            failures_outside_proxy,
+            no_data_reason: edge.no_data_reason.clone(),
+        });
+    }
+    Ok(comparisons)
+}
+
 /// Evaluates every SLO and the cold-start section.
 pub fn report(
     slos: &[Slo],
@@ -509,23 +635,26 @@ pub fn report(
     for slo in slos {
         reports.push(evaluate(slo, source, options)?);
     }
+    // The services' namespace, not AWS's (the edge SLOs read API Gateway's).
     let namespace = slos
         .iter()
         .map(|slo| match &slo.indicator {
             Measure::Ratio { total, .. } => total.namespace.clone(),
             Measure::Threshold { metric, .. } => metric.namespace.clone(),
         })
-        .next()
+        .find(|namespace| !namespace.starts_with("AWS/"))
         .unwrap_or_else(|| catalogue::DEFAULT_NAMESPACE.to_owned());
     let (cold_start, cold_start_unavailable) = match cold_start(slos, source, options, &namespace) {
         Ok(section) => (section, None),
         Err(e) => (None, Some(e.to_string())),
     };
+    let edge = edge_comparisons(slos, &reports, source, options.at_ms)?;
     Ok(Report {
         at_ms: options.at_ms,
         cold_start,
         cold_start_unavailable,
         slos: reports,
+        edge,
     })
 }
 
@@ -559,6 +688,7 @@ mod tests {
             budgeting: BudgetingMethod::Occurrences,
             target: 0.99,
             time_slice: None,
+            proxy_view: None,
         }
     }
 

@@ -40,6 +40,12 @@ pub trait Source {
         end_ms: i64,
         period: Span,
     ) -> Result<Vec<Vec<Option<f64>>>, SourceError>;
+
+    /// Why this source cannot have data for `query` at all, if it cannot (an SLO reading it has
+    /// no data then, for that reason, rather than an SLI of nothing).
+    fn unavailable(&self, _query: &Query) -> Option<String> {
+        None
+    }
 }
 
 /// One EMF value list: a metric of one record under one of its dimension sets.
@@ -252,6 +258,20 @@ impl Source for EmfLogs {
                     .collect()
             })
             .collect())
+    }
+
+    fn unavailable(&self, query: &Query) -> Option<String> {
+        // The services' stdout holds their own records only; AWS publishes its metrics
+        // (API Gateway's, Lambda's, SageMaker's) to CloudWatch alone.
+        let service = query.namespace.strip_prefix("AWS/")?;
+        let service = match service {
+            "ApiGateway" => "API Gateway",
+            other => other,
+        };
+        Some(format!(
+            "{}/{} is published by AWS to CloudWatch, not in local logs (no {service} here): read it with --source cloudwatch",
+            query.namespace, query.metric
+        ))
     }
 }
 

@@ -249,7 +249,23 @@ pub struct Query {
     pub stat: Stat,
 }
 
+/// The value a spec gives a dimension that Terraform assigns at deploy time (an HTTP API's id):
+/// `slo generate` must bind it (`--terraform-dimension NAME`), and `slo report` needs it given
+/// (`--dimension NAME=VALUE`), or the SLO has no data.
+pub const FROM_TERRAFORM: &str = "from-terraform";
+
+/// The annotation naming the proxy-level SLO that an edge SLO is compared with in the report.
+pub const PROXY_VIEW: &str = "proxyView";
+
 impl Query {
+    /// The first dimension whose value only Terraform knows ([`FROM_TERRAFORM`]).
+    pub fn unassigned(&self) -> Option<&str> {
+        self.dimensions
+            .iter()
+            .find(|(_, v)| v == FROM_TERRAFORM)
+            .map(|(k, _)| k.as_str())
+    }
+
     /// The same metric with another statistic.
     pub fn with_stat(&self, stat: Stat) -> Self {
         Self {
@@ -446,6 +462,9 @@ pub struct Slo {
     pub target: f64,
     /// Timeslices only: slice length and the slice's own target (ratio indicators).
     pub time_slice: Option<(Span, Option<f64>)>,
+    /// The SLO this one is compared with in the report (annotation [`PROXY_VIEW`]): the proxy's
+    /// view of what this SLO measures at the edge.
+    pub proxy_view: Option<String>,
 }
 
 impl Slo {
@@ -476,6 +495,43 @@ impl std::fmt::Display for Problem {
             self.message
         )
     }
+}
+
+/// Gives the dimensions named in `values` those values in every query of `slos` (what
+/// `slo report --dimension NAME=VALUE` does: an API id Terraform assigned). A name no query
+/// uses is an error, so a typo does not go unnoticed.
+pub fn supply_dimensions(
+    slos: &mut [Slo],
+    values: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    for (name, value) in values {
+        let mut used = false;
+        for slo in slos.iter_mut() {
+            let queries: Vec<&mut Query> = match &mut slo.indicator {
+                Measure::Ratio { good, bad, total } => good
+                    .as_mut()
+                    .into_iter()
+                    .chain(bad.as_mut())
+                    .chain([total])
+                    .collect(),
+                Measure::Threshold { metric, .. } => vec![metric],
+            };
+            for query in queries {
+                for (key, current) in &mut query.dimensions {
+                    if key == name {
+                        current.clone_from(value);
+                        used = true;
+                    }
+                }
+            }
+        }
+        if !used {
+            return Err(format!(
+                "--dimension {name}: no SLO reads a dimension {name} (names are case-sensitive)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Spec files: `path` itself, or the `.yaml`/`.yml` files of a directory, sorted.
@@ -592,6 +648,39 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Slo>, Vec<Problem>> {
                     });
                 }
             }
+        }
+    }
+    // An edge SLO and its proxy view are compared over the same window. A view that is not
+    // loaded is not compared (a report on some spec files only); the project's specs are
+    // checked whole by a test.
+    for slo in &slos {
+        let Some(view) = &slo.proxy_view else {
+            continue;
+        };
+        let field = format!("{}: metadata.annotations.{PROXY_VIEW}", slo.name);
+        let problem = |message: String| Problem {
+            file: slo.file.clone(),
+            unreadable: false,
+            field: field.clone(),
+            message,
+        };
+        match slos.iter().find(|other| other.name == *view) {
+            None => {}
+            Some(other) if other.name == slo.name => {
+                problems.push(problem("an SLO cannot be its own proxy view".into()));
+            }
+            Some(other) if other.window != slo.window => problems.push(problem(format!(
+                "{view} has another time window: the report compares the two over the same one"
+            ))),
+            Some(other)
+                if std::mem::discriminant(&other.indicator)
+                    != std::mem::discriminant(&slo.indicator) =>
+            {
+                problems.push(problem(format!(
+                    "{view} measures another kind of indicator (ratio vs threshold)"
+                )));
+            }
+            Some(_) => {}
         }
     }
     let mut names = std::collections::BTreeSet::new();
@@ -979,6 +1068,7 @@ fn check(file: &Path, index: usize, document: Document) -> Result<Slo, Vec<Probl
         budgeting: spec.budgeting_method,
         target: objective.target,
         time_slice,
+        proxy_view: document.metadata.annotations.get(PROXY_VIEW).cloned(),
     })
 }
 
@@ -1132,6 +1222,77 @@ pub(crate) mod tests {
         // Past jiff's last representable day the last window stays open.
         let (_, end) = Window::calendar_bounds(period, &start, i64::MAX);
         assert_eq!(end, i64::MAX);
+    }
+
+    fn project_specs() -> Vec<Slo> {
+        load(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("specs")]).unwrap()
+    }
+
+    #[test]
+    fn every_edge_slo_of_the_project_has_its_proxy_view() {
+        let slos = project_specs();
+        let views: Vec<(&str, &str)> = slos
+            .iter()
+            .filter_map(|s| s.proxy_view.as_deref().map(|v| (s.name.as_str(), v)))
+            .collect();
+        assert_eq!(
+            views,
+            [
+                ("edge-availability", "proxy-availability"),
+                ("edge-latency", "proxy-latency")
+            ]
+        );
+        for (edge, view) in views {
+            assert!(slos.iter().any(|s| s.name == view), "{edge}: {view}");
+            let slo = slos.iter().find(|s| s.name == edge).unwrap();
+            for query in slo.indicator.queries() {
+                assert_eq!(query.namespace, catalogue::API_GATEWAY_NAMESPACE);
+                assert_eq!(query.unassigned(), Some(catalogue::DIM_API_ID));
+            }
+        }
+    }
+
+    #[test]
+    fn a_proxy_view_over_another_window_is_refused() {
+        let dir = std::env::temp_dir().join(format!("slo-spec-view-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
+        let availability = std::fs::read_to_string(specs.join("availability.yaml"))
+            .unwrap()
+            .replace("duration: 28d", "duration: 7d");
+        std::fs::write(dir.join("availability.yaml"), availability).unwrap();
+        std::fs::copy(specs.join("edge.yaml"), dir.join("edge.yaml")).unwrap();
+        let problems = load(std::slice::from_ref(&dir)).unwrap_err();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            problems.iter().any(
+                |p| p.field == "edge-availability: metadata.annotations.proxyView"
+                    && p.message.contains("another time window")
+            ),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn supplied_dimensions_replace_the_value_terraform_assigns() {
+        let mut slos = project_specs();
+        let values = BTreeMap::from([("ApiId".to_owned(), "a1b2c3d4e5".to_owned())]);
+        supply_dimensions(&mut slos, &values).unwrap();
+        let edge = slos.iter().find(|s| s.name == "edge-availability").unwrap();
+        for query in edge.indicator.queries() {
+            assert_eq!(query.unassigned(), None);
+            assert!(
+                query
+                    .dimensions
+                    .contains(&("ApiId".into(), "a1b2c3d4e5".into()))
+            );
+        }
+        let typo = BTreeMap::from([("ApiID".to_owned(), "x".to_owned())]);
+        assert!(
+            supply_dimensions(&mut slos, &typo)
+                .unwrap_err()
+                .contains("ApiID")
+        );
     }
 
     #[test]

@@ -24,6 +24,11 @@ pub enum BindError {
     Unused(String),
     #[error("--terraform-dimension {0:?}: not a Terraform identifier (letters, digits, _ and -)")]
     BadName(String),
+    #[error(
+        "{slo} reads dimension {name}, whose value only Terraform knows ({value:?} in the spec): bind it with --terraform-dimension {name}",
+        value = crate::spec::FROM_TERRAFORM
+    )]
+    Unbound { slo: String, name: String },
 }
 
 /// The dimensions whose values come from Terraform.
@@ -43,6 +48,24 @@ impl TerraformDimensions {
             }
         }
         Ok(Self(names))
+    }
+
+    /// Every dimension whose value the specs leave to Terraform ([`crate::spec::FROM_TERRAFORM`])
+    /// must be bound: a generated file would watch a metric that does not exist.
+    pub fn check_assigned(&self, slos: &[crate::spec::Slo]) -> Result<(), BindError> {
+        for slo in slos {
+            for query in slo.indicator.queries() {
+                if let Some(name) = query.unassigned()
+                    && !self.0.contains(name)
+                {
+                    return Err(BindError::Unbound {
+                        slo: slo.name.clone(),
+                        name: name.to_owned(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -190,5 +213,19 @@ mod tests {
             "{err}"
         );
         assert!(TerraformDimensions::new(["Api Id".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn an_api_id_only_terraform_knows_must_be_bound() {
+        let specs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
+        let slos = crate::spec::load(&[specs]).unwrap();
+        let err = bound(&["Endpoint", "Stage"])
+            .check_assigned(&slos)
+            .unwrap_err();
+        assert!(
+            matches!(err, BindError::Unbound { ref name, .. } if name == "ApiId"),
+            "{err}"
+        );
+        bound(&["ApiId"]).check_assigned(&slos).unwrap();
     }
 }

@@ -245,7 +245,7 @@ fn the_project_specs_are_valid() {
     assert!(
         String::from_utf8(out.stdout)
             .unwrap()
-            .contains("5 SLOs valid")
+            .contains("7 SLOs valid")
     );
 }
 
@@ -482,4 +482,63 @@ fn timeslices_count_every_slice_of_the_window_and_page_on_a_bad_last_slice() {
     assert_eq!(model["events"], json!({"good": 8064.0, "total": 8064.0}));
     assert_eq!(model["firing"], Value::Null);
     assert_eq!(code, 0);
+}
+
+#[test]
+fn edge_slos_have_no_data_from_local_logs_and_are_not_judged() {
+    let dir = temp_dir("edge-local");
+    std::fs::write(dir.join("proxy.log"), synthetic_logs()).unwrap();
+    let edge = project_specs().join("edge.yaml");
+    let (edge, logs) = (edge.to_str().unwrap(), dir.to_str().unwrap());
+    for fail_on in ["breach", "page", "ticket"] {
+        let out = slo(&[
+            "report",
+            "--spec",
+            edge,
+            "--logs",
+            logs,
+            "--at",
+            AT,
+            "--fail-on",
+            fail_on,
+        ]);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        // Neither 100 % nor 0 %: no SLI, and the reason.
+        assert_eq!(out.status.code(), Some(0), "--fail-on {fail_on}: {stdout}");
+        assert!(
+            stdout.contains("- (no data: AWS/ApiGateway/5xx is published by AWS to CloudWatch, not in local logs (no API Gateway here)"),
+            "{stdout}"
+        );
+        assert!(
+            !stdout.contains("100.000%") && !stdout.contains(" 0.000%"),
+            "{stdout}"
+        );
+    }
+    let out = slo(&[
+        "report",
+        "--spec",
+        edge,
+        "--logs",
+        logs,
+        "--dimension",
+        "ApiID=x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("--dimension ApiID")
+    );
+}
+
+#[test]
+fn generating_alarms_for_an_api_id_only_terraform_knows_needs_it_bound() {
+    let specs = project_specs();
+    let out = slo(&["generate", "alarms", "--spec", specs.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("bind it with --terraform-dimension ApiId"),
+        "{stderr}"
+    );
 }

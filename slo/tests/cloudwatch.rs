@@ -247,3 +247,290 @@ async fn cloudwatch_and_emf_give_the_same_exact_slis_for_the_same_events() {
     let five_minutes = availability["burn_rates"][0]["rate"].as_f64().unwrap();
     assert!((five_minutes - (4.0 / 10.0) / 0.005).abs() < 1e-9);
 }
+
+/// How one request of the scripted day ended.
+#[derive(Clone, Copy, PartialEq)]
+enum Outcome {
+    Ok,
+    /// The proxy answered 5xx (a `ServerError`).
+    ProxyError,
+    /// The proxy answered 503 busy (a `Throttle`).
+    Busy,
+    /// The proxy answered 4xx.
+    ClientError,
+    /// API Gateway's own 429 (stage throttling): the proxy never saw it.
+    GatewayThrottle,
+    /// Failed outside the proxy, which wrote no record: Lambda throttled, timed out, init failed.
+    Outside,
+}
+
+/// A day of traffic ending at `at_ms`: two requests a minute reach the proxy, 4 of them end in
+/// a server error, 6 in a 503 busy and 10 in a client error; 8 more are refused by API
+/// Gateway's stage throttle at midday; and in the last 4 minutes 15 fail outside the proxy (7
+/// Lambda throttles, 5 timeouts, 3 init failures).
+fn edge_day(at_ms: i64) -> Vec<(i64, Outcome)> {
+    let day_start = at_ms - 1_440 * 60_000;
+    let mut requests = Vec::new();
+    for k in 0..2_880_i64 {
+        let outcome = match k {
+            200 | 600 | 1_000 | 1_400 => Outcome::ProxyError,
+            1_600..1_606 => Outcome::Busy,
+            1_800..1_810 => Outcome::ClientError,
+            _ => Outcome::Ok,
+        };
+        requests.push((
+            day_start + k / 2 * 60_000 + 10_000 + k % 2 * 30_000,
+            outcome,
+        ));
+    }
+    for i in 0..8 {
+        requests.push((
+            day_start + 720 * 60_000 + i * 1_000,
+            Outcome::GatewayThrottle,
+        ));
+    }
+    for i in 0..15 {
+        // 7 throttled, 5 timed out, 3 init failures: to API Gateway all are a 5xx.
+        requests.push((at_ms - 4 * 60_000 + i * 10_000, Outcome::Outside));
+    }
+    requests
+}
+
+fn reaches_proxy(outcome: Outcome) -> bool {
+    !matches!(outcome, Outcome::GatewayThrottle | Outcome::Outside)
+}
+
+fn edge_day_emf(at_ms: i64) -> String {
+    let identity = Identity {
+        namespace: catalogue::DEFAULT_NAMESPACE.into(),
+        service: catalogue::Service::Proxy,
+        scope: "mobilenet".into(),
+    };
+    let mut out = String::new();
+    for (timestamp, outcome) in edge_day(at_ms) {
+        if !reaches_proxy(outcome) {
+            continue;
+        }
+        let flag = |o| Values::Sum(u64::from(outcome == o));
+        let entries = [
+            Entry::with_values(&catalogue::REQUESTS, &[], Values::Sum(1)),
+            Entry::with_values(&catalogue::SERVER_ERRORS, &[], flag(Outcome::ProxyError)),
+            Entry::with_values(&catalogue::THROTTLES, &[], flag(Outcome::Busy)),
+            Entry::with_values(&catalogue::CLIENT_ERRORS, &[], flag(Outcome::ClientError)),
+        ];
+        let timestamp = u64::try_from(timestamp).unwrap();
+        for line in render(&identity, timestamp, &entries, &BTreeMap::new()) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+const API_ID: &str = "a1b2c3d4e5";
+const STAGE: &str = "$default";
+
+/// Publishes the day as CloudWatch would hold it: API Gateway's metrics for every request,
+/// and what CloudWatch extracts from the proxy's EMF records for those that reached it.
+async fn publish_edge_day(url: &str, at_ms: i64) {
+    let config = aws_sdk_cloudwatch::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .endpoint_url(url)
+        .build();
+    let client = aws_sdk_cloudwatch::Client::from_conf(config);
+    let dims = |pairs: [(&str, &str); 2]| {
+        pairs
+            .map(|(name, value)| Dimension::builder().name(name).value(value).build())
+            .to_vec()
+    };
+    // Sorted by name, as slo queries them (moto matches dimension lists by order).
+    let api = dims([
+        (catalogue::DIM_API_ID, API_ID),
+        (catalogue::DIM_STAGE, STAGE),
+    ]);
+    let proxy = dims([
+        (catalogue::DIM_ENDPOINT, "mobilenet"),
+        (catalogue::DIM_SERVICE, "proxy"),
+    ]);
+    let datum = |dimensions: &[Dimension], metric: &str, value: bool, timestamp: i64| {
+        MetricDatum::builder()
+            .metric_name(metric)
+            .set_dimensions(Some(dimensions.to_vec()))
+            .value(if value { 1.0 } else { 0.0 })
+            .unit(StandardUnit::Count)
+            .timestamp(aws_smithy_types::DateTime::from_millis(timestamp))
+            .build()
+    };
+    let (mut edge, mut ours) = (Vec::new(), Vec::new());
+    for (t, outcome) in edge_day(at_ms) {
+        let five = matches!(
+            outcome,
+            Outcome::ProxyError | Outcome::Busy | Outcome::Outside
+        );
+        let four = matches!(outcome, Outcome::ClientError | Outcome::GatewayThrottle);
+        edge.push(datum(&api, catalogue::API_GATEWAY_COUNT.name, true, t));
+        edge.push(datum(&api, catalogue::API_GATEWAY_5XX.name, five, t));
+        edge.push(datum(&api, catalogue::API_GATEWAY_4XX.name, four, t));
+        if reaches_proxy(outcome) {
+            ours.push(datum(&proxy, catalogue::REQUESTS.name, true, t));
+            let server = outcome == Outcome::ProxyError;
+            ours.push(datum(&proxy, catalogue::SERVER_ERRORS.name, server, t));
+            let busy = outcome == Outcome::Busy;
+            ours.push(datum(&proxy, catalogue::THROTTLES.name, busy, t));
+            let client = outcome == Outcome::ClientError;
+            ours.push(datum(&proxy, catalogue::CLIENT_ERRORS.name, client, t));
+        }
+    }
+    for (namespace, data) in [
+        (catalogue::API_GATEWAY_NAMESPACE, edge),
+        (catalogue::DEFAULT_NAMESPACE, ours),
+    ] {
+        for chunk in data.chunks(500) {
+            client
+                .put_metric_data()
+                .namespace(namespace)
+                .set_metric_data(Some(chunk.to_vec()))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// The availability SLOs: the proxy's and the edge's (the edge's latency needs `TC(:x)`,
+/// which moto does not compute).
+fn availability_specs() -> std::path::PathBuf {
+    let dir = temp_dir("edge-specs");
+    std::fs::copy(
+        project_specs().join("availability.yaml"),
+        dir.join("availability.yaml"),
+    )
+    .unwrap();
+    let edge = std::fs::read_to_string(project_specs().join("edge.yaml")).unwrap();
+    let availability = edge.split("\n---\n").next().unwrap();
+    assert!(availability.contains("name: edge-availability"));
+    std::fs::write(dir.join("edge-availability.yaml"), availability).unwrap();
+    dir
+}
+
+fn rate(slo: &Value, lookback: &str) -> f64 {
+    slo["burn_rates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["lookback"] == lookback)
+        .unwrap()["rate"]
+        .as_f64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_edge_slo_charges_failures_outside_the_proxy_that_the_proxy_slo_never_sees() {
+    let moto = Moto::start();
+    let minute = jiff::Timestamp::now().as_millisecond() / 60_000 * 60_000;
+    let at_ms = if minute % 300_000 == 0 {
+        minute - 60_000
+    } else {
+        minute
+    };
+    publish_edge_day(&moto.url, at_ms).await;
+    let specs = availability_specs();
+    let at = jiff::Timestamp::from_millisecond(at_ms)
+        .unwrap()
+        .to_string();
+    let api = format!("ApiId={API_ID}");
+    let (json, _) = report(&[
+        "report",
+        "--spec",
+        specs.to_str().unwrap(),
+        "--at",
+        &at,
+        "--format",
+        "json",
+        "--source",
+        "cloudwatch",
+        "--endpoint-url",
+        &moto.url,
+        "--dimension",
+        &api,
+    ]);
+    let slos = by_name(&json);
+    let (edge, proxy) = (&slos["edge-availability"], &slos["proxy-availability"]);
+    // 2880 requests reached the proxy, 4 failed there; API Gateway also counted the 8 it
+    // throttled and the 15 that failed outside the proxy, and charges the 6 busy answers.
+    assert_eq!(proxy["events"], json!({"good": 2876.0, "total": 2880.0}));
+    assert_eq!(edge["events"], json!({"good": 2878.0, "total": 2903.0}));
+    assert_eq!(proxy["status"], "met");
+    assert_eq!(edge["status"], "breached");
+
+    let comparison = &json["edge"][0];
+    assert_eq!(comparison["edge"], "edge-availability");
+    assert_eq!(comparison["proxy"], "proxy-availability");
+    assert_eq!(comparison["proxy_busy"], 6.0);
+    // 25 bad at the edge − 4 server errors − 6 busy answers of the proxy: the 15 injected.
+    assert_eq!(comparison["failures_outside_proxy"], 15.0);
+    let difference = comparison["difference"].as_f64().unwrap();
+    assert!((difference - (2878.0 / 2903.0 - 2876.0 / 2880.0)).abs() < 1e-12);
+
+    // Edge burn rates by hand (budget 0.005): the last 5 minutes hold 10 proxy requests and
+    // the 15 outside failures, the last 30 minutes 60 + 15, the last hour 120 + 15, the last
+    // 6 hours 720 + 15; the day (and 3 days) all 2903 with 25 bad.
+    for (lookback, expected) in [
+        ("5m", 15.0 / 25.0 / 0.005),
+        ("30m", 15.0 / 75.0 / 0.005),
+        ("1h", 15.0 / 135.0 / 0.005),
+        ("6h", 15.0 / 735.0 / 0.005),
+        ("1d", 25.0 / 2903.0 / 0.005),
+        ("3d", 25.0 / 2903.0 / 0.005),
+    ] {
+        let got = rate(edge, lookback);
+        assert!(
+            (got - expected).abs() < 1e-9,
+            "{lookback}: {got} vs {expected}"
+        );
+    }
+    // 1h (22.2) and 5m (120) above 13.44: the edge pages while the proxy, whose last errors
+    // are 12 hours old, burns nothing now.
+    assert_eq!(edge["firing"], "page");
+    assert_eq!(proxy["firing"], Value::Null);
+    assert_eq!(rate(proxy, "1h"), 0.0);
+    assert!((rate(proxy, "1d") - 4.0 / 2880.0 / 0.005).abs() < 1e-9);
+
+    // Locally, from the proxy's EMF records of the same day: the same proxy SLI, and the edge
+    // SLO has no data, with the reason, and is not judged.
+    let logs = temp_dir("edge-day");
+    std::fs::write(logs.join("proxy.log"), edge_day_emf(at_ms)).unwrap();
+    let (local, _) = report(&[
+        "report",
+        "--spec",
+        specs.to_str().unwrap(),
+        "--at",
+        &at,
+        "--format",
+        "json",
+        "--logs",
+        logs.to_str().unwrap(),
+        "--fail-on",
+        "ticket",
+    ]);
+    let local_slos = by_name(&local);
+    for field in ["events", "sli", "budget", "burn_rates", "firing", "status"] {
+        assert_eq!(
+            local_slos["proxy-availability"][field], proxy[field],
+            "{field}"
+        );
+    }
+    let edge_local = &local_slos["edge-availability"];
+    assert_eq!(edge_local["status"], "no_data");
+    assert_eq!(edge_local["sli"], Value::Null);
+    assert!(
+        edge_local["no_data_reason"]
+            .as_str()
+            .unwrap()
+            .contains("no API Gateway here"),
+        "{edge_local}"
+    );
+    assert_eq!(local["edge"][0]["failures_outside_proxy"], Value::Null);
+}

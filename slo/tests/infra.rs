@@ -87,8 +87,8 @@ fn strings(value: &Value) -> Vec<String> {
 /// The dimensions whose values `infra/` supplies (`local.metric_dimensions`), per generated file.
 fn terraform_dimensions(what: &str) -> &'static [&'static str] {
     match what {
-        "alarms" => &["Endpoint", "Model"],
-        _ => &["Endpoint", "EndpointName", "Model"],
+        "alarms" => &["ApiId", "Endpoint", "Model", "Stage"],
+        _ => &["ApiId", "Endpoint", "EndpointName", "Model", "Stage"],
     }
 }
 
@@ -116,12 +116,12 @@ fn the_committed_alarms_and_dashboard_are_what_the_specs_generate() {
         (
             "alarms",
             "infra/slo_alarms.tf.json",
-            "cargo run -p slo -- generate alarms --terraform-dimension Endpoint --terraform-dimension Model --out infra/slo_alarms.tf.json",
+            "cargo run -p slo -- generate alarms --terraform-dimension ApiId --terraform-dimension Endpoint --terraform-dimension Model --terraform-dimension Stage --out infra/slo_alarms.tf.json",
         ),
         (
             "dashboard",
             "dashboards/service.json",
-            "cargo run -p slo -- generate dashboard --terraform-dimension Endpoint --terraform-dimension EndpointName --terraform-dimension Model --out dashboards/service.json",
+            "cargo run -p slo -- generate dashboard --terraform-dimension ApiId --terraform-dimension Endpoint --terraform-dimension EndpointName --terraform-dimension Model --terraform-dimension Stage --out dashboards/service.json",
         ),
     ] {
         let flags: Vec<String> = terraform_dimensions(what)
@@ -174,8 +174,8 @@ fn alarms() -> Vec<(String, Value)> {
 fn every_alarm_links_a_runbook_that_exists_and_the_index_lists_it() {
     let index = std::fs::read_to_string(root().join("runbooks/README.md")).unwrap();
     let alarms = alarms();
-    // 5 SLOs × (6 windows + 2 tiers), plus the operational alarms.
-    assert!(alarms.len() >= 43, "{}", alarms.len());
+    // 7 SLOs × (6 windows + 2 tiers), plus the operational alarms.
+    assert!(alarms.len() >= 59, "{}", alarms.len());
     let mut notifying = BTreeSet::new();
     for (name, body) in &alarms {
         let description = body["alarm_description"].as_str().unwrap();
@@ -212,7 +212,7 @@ fn every_alarm_links_a_runbook_that_exists_and_the_index_lists_it() {
             );
         }
     }
-    assert_eq!(notifying.len(), 10 + 3, "{notifying:?}");
+    assert_eq!(notifying.len(), 14 + 3, "{notifying:?}");
 }
 
 /// (namespace, metric, dimension names) of every metric an alarm or the dashboard reads.
@@ -1005,6 +1005,8 @@ fn alarms_and_dashboard_read_the_endpoint_and_model_from_terraform() {
         "${aws_sagemaker_endpoint.model.name}"
     );
     assert_eq!(bound["Model"], "${var.model_name}");
+    assert_eq!(bound["ApiId"], "${aws_apigatewayv2_api.http.id}");
+    assert_eq!(bound["Stage"], "${aws_apigatewayv2_stage.default.name}");
     let names: BTreeSet<&str> = terraform_dimensions("dashboard").iter().copied().collect();
     assert_eq!(
         bound.keys().map(String::as_str).collect::<BTreeSet<_>>(),
@@ -1077,6 +1079,73 @@ fn alarms_and_dashboard_read_the_endpoint_and_model_from_terraform() {
             .contains("metric_dimensions = local.metric_dimensions"),
         "{dashboard_tf}"
     );
+}
+
+#[test]
+fn edge_slo_alarms_read_api_gateway_for_the_api_and_stage_terraform_deploys() {
+    let tf = terraform();
+    let stage = &tf["resource"]["aws_apigatewayv2_stage"]["default"];
+    assert_eq!(stage["api_id"], "${aws_apigatewayv2_api.http.id}");
+    // HTTP APIs publish per API and per stage without detailed metrics (only per route needs
+    // them): the stage the SLOs read is the one the API serves.
+    assert_eq!(stage["name"], "$default");
+    let slos = slo::spec::load(&[project_specs()]).unwrap();
+    let edge: Vec<&slo::spec::Slo> = slos
+        .iter()
+        .filter(|s| {
+            s.indicator
+                .queries()
+                .iter()
+                .any(|q| q.namespace == catalogue::API_GATEWAY_NAMESPACE)
+        })
+        .collect();
+    assert_eq!(edge.len(), 2, "the edge availability and latency SLOs");
+    for slo in edge {
+        let mut read = 0;
+        for (alarm, body) in alarms() {
+            if body["tags"]["slo"] != slo.name.as_str() {
+                continue;
+            }
+            for query in blocks(&body["metric_query"]) {
+                for metric in blocks(&query["metric"]) {
+                    assert_eq!(
+                        metric["namespace"],
+                        catalogue::API_GATEWAY_NAMESPACE,
+                        "{alarm}"
+                    );
+                    let dims = metric["dimensions"].as_object().unwrap();
+                    assert_eq!(
+                        dims.keys().map(String::as_str).collect::<Vec<_>>(),
+                        [catalogue::DIM_API_ID, catalogue::DIM_STAGE],
+                        "{alarm}"
+                    );
+                    // Not a literal id: the API Terraform creates, whatever its id.
+                    assert_eq!(
+                        dims[catalogue::DIM_API_ID],
+                        "${local.metric_dimensions.ApiId}"
+                    );
+                    assert_eq!(
+                        dims[catalogue::DIM_STAGE],
+                        "${local.metric_dimensions.Stage}"
+                    );
+                    read += 1;
+                }
+            }
+        }
+        // 6 lookbacks, 2 metrics each.
+        assert_eq!(read, 12, "{}", slo.name);
+    }
+    let latency = alarms()
+        .into_iter()
+        .find(|(name, _)| name.ends_with(".slo_edge_latency_page_1h"))
+        .unwrap()
+        .1;
+    let stats: Vec<String> = blocks(&latency["metric_query"])
+        .iter()
+        .flat_map(|q| blocks(&q["metric"]))
+        .map(|m| m["stat"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stats, ["TC(:350)", "SampleCount"]);
 }
 
 #[test]

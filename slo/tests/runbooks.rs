@@ -242,6 +242,44 @@ fn logs_insights_queries_in_the_runbooks_use_fields_the_services_really_log() {
     assert!(queries >= 15, "{queries} queries");
 }
 
+/// The keys of the HTTP API's JSON access log lines, as `infra/api.tf` formats them
+/// (`key = "$context...."` inside the stage's `jsonencode` format).
+fn fields_the_api_logs() -> BTreeSet<String> {
+    let api = std::fs::read_to_string(root().join("infra/api.tf")).unwrap();
+    api.lines()
+        .filter_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            value
+                .trim()
+                .starts_with("\"$context.")
+                .then(|| key.trim().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn api_gateway_access_log_queries_in_the_runbooks_use_fields_the_stage_logs() {
+    let logged = fields_the_api_logs();
+    for field in ["status", "integrationError", "lambdaRequestId", "latency"] {
+        assert!(logged.contains(field), "{field} not in {logged:?}");
+    }
+    let mut queries = 0;
+    for (file, text) in runbooks() {
+        for query in fenced(&text, "logs-insights-api") {
+            let unknown: Vec<String> = query_fields(&query)
+                .into_iter()
+                .filter(|f| !logged.contains(f))
+                .collect();
+            assert!(
+                unknown.is_empty(),
+                "{file}: the query\n{query}uses {unknown:?}, which the API's access log never has ({logged:?})"
+            );
+            queries += 1;
+        }
+    }
+    assert!(queries >= 4, "{queries} queries");
+}
+
 #[test]
 fn the_query_reader_finds_fields_and_skips_the_rest() {
     let fields = query_fields(

@@ -372,6 +372,52 @@ pub const SAGEMAKER_MODEL_LATENCY: AwsMetric = AwsMetric {
 pub const LAMBDA_NAMESPACE: &str = "AWS/Lambda";
 pub const DIM_FUNCTION_NAME: &str = "FunctionName";
 
+/// API Gateway's namespace and the dimensions of an HTTP API stage's metrics (published by
+/// default per API and per stage; only the per-route set needs detailed metrics).
+pub const API_GATEWAY_NAMESPACE: &str = "AWS/ApiGateway";
+pub const DIM_API_ID: &str = "ApiId";
+pub const DIM_STAGE: &str = "Stage";
+
+const fn api_gateway(
+    name: &'static str,
+    unit: &'static str,
+    description: &'static str,
+) -> AwsMetric {
+    AwsMetric {
+        namespace: API_GATEWAY_NAMESPACE,
+        name,
+        unit,
+        dimensions: &[DIM_API_ID, DIM_STAGE],
+        description,
+    }
+}
+
+pub const API_GATEWAY_COUNT: AwsMetric = api_gateway(
+    "Count",
+    "Count",
+    "HTTP API requests, whatever happened to them (also those that never reached the proxy)",
+);
+pub const API_GATEWAY_4XX: AwsMetric = api_gateway(
+    "4xx",
+    "Count",
+    "HTTP API answers 4xx: the proxy's client errors and API Gateway's own (429 throttles, unknown routes)",
+);
+pub const API_GATEWAY_5XX: AwsMetric = api_gateway(
+    "5xx",
+    "Count",
+    "HTTP API answers 5xx: the proxy's, and API Gateway's for a Lambda that was throttled, crashed, timed out or failed to start",
+);
+pub const API_GATEWAY_LATENCY: AwsMetric = api_gateway(
+    "Latency",
+    "Milliseconds",
+    "request received to answer sent by API Gateway, integration included",
+);
+pub const API_GATEWAY_INTEGRATION_LATENCY: AwsMetric = api_gateway(
+    "IntegrationLatency",
+    "Milliseconds",
+    "request relayed to the Lambda to its answer received (invocation and init included)",
+);
+
 pub const AWS_METRICS: &[AwsMetric] = &[
     SAGEMAKER_MODEL_SETUP_TIME,
     AwsMetric {
@@ -403,6 +449,11 @@ pub const AWS_METRICS: &[AwsMetric] = &[
         dimensions: &[DIM_FUNCTION_NAME],
         description: "proxy invocations refused at the reserved concurrency",
     },
+    API_GATEWAY_COUNT,
+    API_GATEWAY_4XX,
+    API_GATEWAY_5XX,
+    API_GATEWAY_LATENCY,
+    API_GATEWAY_INTEGRATION_LATENCY,
 ];
 
 #[derive(Serialize)]
