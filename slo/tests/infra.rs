@@ -1464,3 +1464,106 @@ fn rollback_is_one_command_that_keeps_the_production_settings() {
         );
     }
 }
+
+/// IAM actions of the AWS SDK operations the services' code calls (method name → action).
+const SDK_OPERATIONS: &[(&str, &str)] = &[
+    ("invoke_endpoint", "sagemaker:InvokeEndpoint"),
+    ("put_trace_segments", "xray:PutTraceSegments"),
+    ("put_telemetry_records", "xray:PutTelemetryRecords"),
+    ("put_metric_data", "cloudwatch:PutMetricData"),
+    ("put_log_events", "logs:PutLogEvents"),
+];
+
+/// The IAM actions of the SDK calls in the sources of `crates`.
+fn actions_called(crates: &[&str]) -> BTreeSet<String> {
+    let mut called = BTreeSet::new();
+    for krate in crates {
+        let mut dirs = vec![root().join(krate).join("src")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for (operation, action) in SDK_OPERATIONS {
+                        if text.contains(&format!(".{operation}()")) {
+                            called.insert((*action).to_owned());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    called
+}
+
+#[test]
+fn each_role_grants_what_its_code_and_its_aws_service_call_and_nothing_more() {
+    let tf = terraform();
+    let documents = &tf["data"]["aws_iam_policy_document"];
+    let granted = |document: &str| -> BTreeSet<String> {
+        blocks(&documents[document]["statement"])
+            .into_iter()
+            .filter(|s| s["effect"].as_str().unwrap_or("Allow") == "Allow")
+            .flat_map(|s| strings(&s["actions"]))
+            .collect()
+    };
+    // What AWS itself does with the role, beyond our code's calls.
+    let platform: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
+        (
+            // Lambda writes the function's stdout to its log group, and with active tracing
+            // its X-Ray daemon sends segments and telemetry with the function's role
+            // ("Using AWS Lambda with AWS X-Ray", Lambda Developer Guide).
+            "proxy",
+            vec![
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+            ],
+        ),
+        (
+            // SageMaker pulls the image, reads the model artifact and writes the container's
+            // stdout with the execution role ("CreateModel API: Execution Role Permissions",
+            // SageMaker Developer Guide); X-Ray's write-only minimum (AWSXrayWriteOnlyAccess)
+            // pairs PutTelemetryRecords with PutTraceSegments.
+            "sagemaker",
+            vec![
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:GetAuthorizationToken",
+                "s3:GetObject",
+                "kms:Decrypt",
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+                "xray:PutTelemetryRecords",
+            ],
+        ),
+    ]);
+    for (document, crates) in [
+        ("proxy", ["proxy", "telemetry"]),
+        ("sagemaker", ["model-server", "telemetry"]),
+    ] {
+        let granted = granted(document);
+        let called = actions_called(&crates);
+        for action in &called {
+            // The proxy's binary links telemetry's X-Ray API exporter but sends to Lambda's
+            // daemon; its role has the X-Ray actions anyway (above).
+            assert!(
+                granted.contains(action),
+                "role {document}: its code calls {action}, which it is not granted"
+            );
+        }
+        for action in &granted {
+            assert!(
+                called.contains(action) || platform[document].contains(&action.as_str()),
+                "role {document}: {action} is granted, but neither its code nor its AWS service calls it"
+            );
+        }
+    }
+    assert!(actions_called(&["proxy"]).contains("sagemaker:InvokeEndpoint"));
+}
