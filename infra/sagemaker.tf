@@ -64,6 +64,14 @@ data "aws_iam_policy_document" "sagemaker" {
       "${aws_cloudwatch_log_group.endpoint.arn}:*",
     ]
   }
+
+  statement {
+    # The container uploads its spans itself (TRACES_EXPORT below): Serverless endpoints run
+    # no X-Ray daemon. X-Ray has no resource-level permissions: "*" is the only resource.
+    sid       = "SendTraces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
 }
 
 resource "aws_sagemaker_model" "model" {
@@ -79,8 +87,11 @@ resource "aws_sagemaker_model" "model" {
     environment = {
       MODEL_NAME = var.model_name
       RUST_LOG   = "info,ort=warn"
-      # Serverless endpoints have no X-Ray daemon; the trace context still comes in through
-      # CustomAttributes and lands in logs and EMF records.
+      # Serverless endpoints run no X-Ray daemon: the container sends its segments itself
+      # with PutTraceSegments, which needs the network (one reason the model does not run
+      # with enable_network_isolation). They hang from the proxy's SageMaker.InvokeEndpoint
+      # subsegment, whose context comes in through CustomAttributes.
+      TRACES_EXPORT     = "xray-api"
       METRICS_NAMESPACE = "MlInference"
     }
   }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, HttpBody as _};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
@@ -368,8 +368,12 @@ pub(crate) async fn observed_invocation(
     let handled = async move {
         // Counted first, so an invocation abandoned half-way (caller timeout) is still counted.
         metrics::count(&catalogue::INVOCATIONS, 1);
-        let outcome = invocations(state, headers, body).await;
         let span = tracing::Span::current();
+        if let Ok(model) = state.model() {
+            let info = &model.classifier.info;
+            telemetry::trace::record_model(&span, &info.name, &info.version);
+        }
+        let outcome = invocations(state, headers, body).await;
         let mut response = match outcome {
             Ok(invoked) => {
                 metrics::count(&catalogue::INVOCATION_ERRORS, 0);
@@ -391,6 +395,17 @@ pub(crate) async fn observed_invocation(
                     inference_ms: millis(classified.inference),
                     total_ms: millis(started.elapsed()),
                 };
+                telemetry::trace::record_cold_start(&span, invoked.cold_start);
+                telemetry::trace::record_timings(
+                    &span,
+                    &telemetry::trace::StageTimings {
+                        upstream_ms: None,
+                        decode_ms: Some(timings.decode_ms),
+                        preprocess_ms: Some(timings.preprocess_ms),
+                        inference_ms: Some(timings.inference_ms),
+                        total_ms: Some(timings.total_ms),
+                    },
+                );
                 tracing::debug!(
                     top1 = classified.predictions.first().map(|p| p.index),
                     total_ms = timings.total_ms,
@@ -414,7 +429,7 @@ pub(crate) async fn observed_invocation(
                     1,
                 );
                 metrics::set_property("error_code", error.code());
-                telemetry::trace::record_error(&span, error.code());
+                telemetry::trace::record_error(&span, error.code(), error.error_class());
                 error.into_response()
             }
         };
@@ -423,7 +438,11 @@ pub(crate) async fn observed_invocation(
                 .headers_mut()
                 .insert(telemetry::trace::TRACE_HEADER, value);
         }
-        telemetry::trace::record_response(&span, response.status());
+        telemetry::trace::record_response(
+            &span,
+            response.status(),
+            response.body().size_hint().exact(),
+        );
         response
     };
     metrics::scoped(identity, properties, handled.instrument(span)).await

@@ -73,6 +73,17 @@ impl ProxyError {
         }
     }
 
+    /// How X-Ray marks the request (error, throttle or fault), like the outcome metrics: a
+    /// `busy` is a throttle, any other 4xx the client's error, the rest the server's.
+    pub fn error_class(&self) -> telemetry::catalogue::ErrorClass {
+        use telemetry::catalogue::ErrorClass;
+        match self {
+            Self::Busy(_) => ErrorClass::Throttle,
+            _ if self.status().is_client_error() => ErrorClass::Client,
+            _ => ErrorClass::Server,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::EmptyBody

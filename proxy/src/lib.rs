@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
+use axum::body::HttpBody as _;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -255,10 +256,15 @@ async fn predict(State(state): State<AppState>, request: Request) -> Response {
             Ok(body) => {
                 let mut body = body;
                 body.timings.total_ms = metrics::millis(started.elapsed());
+                record_answer(&body);
                 Json(body).into_response()
             }
             Err(error) => {
-                telemetry::trace::record_error(&tracing::Span::current(), error.code());
+                telemetry::trace::record_error(
+                    &tracing::Span::current(),
+                    error.code(),
+                    error.error_class(),
+                );
                 metrics::set_property("error_code", error.code());
                 error.into_response_with_id(&request_id)
             }
@@ -267,7 +273,10 @@ async fn predict(State(state): State<AppState>, request: Request) -> Response {
             response.headers_mut().insert(TRACE_HEADER, value);
         }
         let status = response.status();
-        telemetry::trace::record_response(&tracing::Span::current(), status);
+        let span = tracing::Span::current();
+        telemetry::trace::record_response(&span, status, response.body().size_hint().exact());
+        telemetry::trace::record_cold_start(&span, observed.proxy_cold);
+        telemetry::trace::record_endpoint(&span, &state.inner.endpoint_name);
         record_metrics(
             &state,
             &observed,
@@ -278,6 +287,28 @@ async fn predict(State(state): State<AppState>, request: Request) -> Response {
         response
     };
     metrics::scoped(identity, properties, handled.instrument(span)).await
+}
+
+/// The model and the timings of a served request, on its span (X-Ray annotations and
+/// metadata).
+fn record_answer(body: &PredictBody) {
+    let span = tracing::Span::current();
+    if let (Some(name), Some(version)) =
+        (body.model["name"].as_str(), body.model["version"].as_str())
+    {
+        telemetry::trace::record_model(&span, name, version);
+    }
+    let timings = &body.timings;
+    telemetry::trace::record_timings(
+        &span,
+        &telemetry::trace::StageTimings {
+            upstream_ms: Some(timings.upstream_ms),
+            decode_ms: Some(timings.decode_ms),
+            preprocess_ms: Some(timings.preprocess_ms),
+            inference_ms: Some(timings.inference_ms),
+            total_ms: Some(timings.total_ms),
+        },
+    );
 }
 
 fn record_metrics(
@@ -377,6 +408,7 @@ async fn handle_predict(
         rpc.method = "InvokeEndpoint",
         aws.sagemaker.endpoint_name = %inner.endpoint_name,
         error.r#type = tracing::field::Empty,
+        error.class = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
     );
     let attributes = telemetry::trace::custom_attributes_with_trace(
@@ -396,7 +428,7 @@ async fn handle_predict(
     let upstream_elapsed = upstream_started.elapsed();
     observed.upstream = Some(upstream_elapsed);
     let answer = answer.inspect_err(|e| {
-        telemetry::trace::record_error(&call, e.code());
+        telemetry::trace::record_error(&call, e.code(), e.error_class());
         call.record("otel.status_code", "ERROR");
     })?;
     let model: ModelAnswer = serde_json::from_slice(answer.as_ref())

@@ -490,6 +490,25 @@ fn iam_grants_no_wildcard_actions_and_wildcard_resources_only_where_aws_allows_n
             ),
         ]
     );
+    // The model server uploads its own segments (TRACES_EXPORT=xray-api: SageMaker runs no
+    // X-Ray daemon), so its execution role may send traces, and nothing else of X-Ray.
+    let container = blocks(&tf["resource"]["aws_sagemaker_model"]["model"]["primary_container"])[0];
+    assert_eq!(container["environment"]["TRACES_EXPORT"], "xray-api");
+    let xray: Vec<(Vec<String>, Vec<String>)> = blocks(&documents["sagemaker"]["statement"])
+        .into_iter()
+        .map(|s| (strings(&s["actions"]), strings(&s["resources"])))
+        .filter(|(actions, _)| actions.iter().any(|a| a.starts_with("xray:")))
+        .collect();
+    assert_eq!(
+        xray,
+        vec![(
+            vec![
+                "xray:PutTraceSegments".to_owned(),
+                "xray:PutTelemetryRecords".to_owned()
+            ],
+            vec!["*".to_owned()]
+        )]
+    );
     // Role policies come from those documents, never inline JSON that this test cannot read.
     for (name, policy) in &tf["resource"]["aws_iam_role_policy"] {
         let text = policy["policy"].as_str().unwrap();

@@ -307,6 +307,35 @@ pub const MODEL_COLD_START: Metric = metric(
     "1 on the first invocation a model-server process serves (never 0)",
 );
 
+const DROPPED_WHEN: &str = "when X-Ray segments were dropped, at most once a second";
+const DROPPED_DESCRIPTION: &str = "X-Ray segment documents not delivered: export queue full, \
+     over 64 kB, refused by X-Ray, or the upload still failing after retries (never 0)";
+
+pub const TRACE_SEGMENTS_DROPPED: Metric = metric(
+    "TraceSegmentsDropped",
+    Count,
+    Counter,
+    Proxy,
+    DROPPED_WHEN,
+    DROPPED_DESCRIPTION,
+);
+pub const MODEL_TRACE_SEGMENTS_DROPPED: Metric = metric(
+    "TraceSegmentsDropped",
+    Count,
+    Counter,
+    ModelServer,
+    DROPPED_WHEN,
+    DROPPED_DESCRIPTION,
+);
+
+/// The `TraceSegmentsDropped` metric of `service`.
+pub const fn trace_segments_dropped(service: Service) -> &'static Metric {
+    match service {
+        Proxy => &TRACE_SEGMENTS_DROPPED,
+        ModelServer => &MODEL_TRACE_SEGMENTS_DROPPED,
+    }
+}
+
 /// Every metric, in catalogue order.
 pub const ALL: &[Metric] = &[
     REQUESTS,
@@ -327,6 +356,8 @@ pub const ALL: &[Metric] = &[
     IMAGE_PIXELS,
     MODEL_LOAD_TIME,
     MODEL_COLD_START,
+    TRACE_SEGMENTS_DROPPED,
+    MODEL_TRACE_SEGMENTS_DROPPED,
 ];
 
 /// The metric `name` emitted by `service`, if catalogued.

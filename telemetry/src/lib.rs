@@ -2,7 +2,8 @@
 //! - [`catalogue`]: every metric name, unit and dimension set, defined once;
 //! - [`metrics`] and [`emf`]: one CloudWatch EMF record per request through the `metrics`
 //!   facade, with `trace_id` and `request_id` properties;
-//! - [`trace`]: X-Ray traces through OpenTelemetry (X-Ray ids and propagation, OTLP export);
+//! - [`trace`]: X-Ray traces through OpenTelemetry (X-Ray ids and propagation);
+//! - [`xray`]: span export to X-Ray, over UDP to the daemon or with `PutTraceSegments`;
 //! - [`logs`]: JSON log lines carrying `trace_id`, `span_id` and `request_id`;
 //! - [`sink`]: the non-blocking single writer of stdout that logs and EMF share.
 
@@ -13,7 +14,9 @@ pub mod logs;
 pub mod metrics;
 pub mod sink;
 pub mod trace;
+pub mod xray;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -41,8 +44,23 @@ pub struct Config {
     #[arg(long, env = "TELEMETRY", default_value = "on", value_parser = ["on", "off"])]
     pub telemetry: String,
 
-    /// OTLP/HTTP endpoint for spans (e.g. the ADOT collector, `http://localhost:4318`); no span
-    /// export when unset.
+    /// Where spans go: `xray-api` (`PutTraceSegments`, for SageMaker, which runs no X-Ray
+    /// daemon), `xray-daemon` (UDP to AWS_XRAY_DAEMON_ADDRESS), `otlp` (to
+    /// OTEL_EXPORTER_OTLP_ENDPOINT) or `none`. Unset: the daemon when AWS_XRAY_DAEMON_ADDRESS is
+    /// set (Lambda with active tracing sets it), else OTLP when its endpoint is set, else none.
+    #[arg(long, env = "TRACES_EXPORT", value_enum)]
+    pub traces_export: Option<TracesExport>,
+
+    /// The X-Ray daemon: `host:port`, or `udp:host:port tcp:host:port`.
+    #[arg(long, env = "AWS_XRAY_DAEMON_ADDRESS")]
+    pub xray_daemon_address: Option<String>,
+
+    /// Finished spans the X-Ray export holds while it uploads; beyond this they are dropped and
+    /// counted (`TraceSegmentsDropped`).
+    #[arg(long, env = "TRACES_QUEUE_CAPACITY", default_value_t = xray::DEFAULT_QUEUE_CAPACITY)]
+    pub traces_queue_capacity: usize,
+
+    /// OTLP/HTTP endpoint for spans (e.g. the ADOT collector, `http://localhost:4318`).
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
 
@@ -62,15 +80,59 @@ impl Default for Config {
         Self {
             metrics_namespace: catalogue::DEFAULT_NAMESPACE.into(),
             telemetry: "on".into(),
+            traces_export: None,
+            xray_daemon_address: None,
+            traces_queue_capacity: xray::DEFAULT_QUEUE_CAPACITY,
             otlp_endpoint: None,
             write_delay_ms: 0,
         }
     }
 }
 
+/// Values of `TRACES_EXPORT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TracesExport {
+    XrayApi,
+    XrayDaemon,
+    Otlp,
+    None,
+}
+
+/// Where this process exports its spans, as [`Config::span_export`] resolves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpanExport {
+    None,
+    Otlp(String),
+    XrayDaemon(SocketAddr),
+    XrayApi,
+}
+
 impl Config {
     pub fn enabled(&self) -> bool {
         self.telemetry != "off"
+    }
+
+    /// The span export the settings ask for: `TRACES_EXPORT` when set, else the X-Ray daemon
+    /// when `AWS_XRAY_DAEMON_ADDRESS` is set, else OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is
+    /// set, else none. A setting that cannot work is an error, not a silent lack of traces.
+    pub fn span_export(&self) -> Result<SpanExport, Error> {
+        let daemon = || {
+            xray::daemon_address(self.xray_daemon_address.as_deref())
+                .map(SpanExport::XrayDaemon)
+                .map_err(|e| Error::Config(e.to_string()))
+        };
+        match (self.traces_export, &self.otlp_endpoint) {
+            (Some(TracesExport::XrayApi), _) => Ok(SpanExport::XrayApi),
+            (Some(TracesExport::XrayDaemon), _) => daemon(),
+            (Some(TracesExport::Otlp), Some(endpoint)) => Ok(SpanExport::Otlp(endpoint.clone())),
+            (Some(TracesExport::Otlp), None) => Err(Error::Config(
+                "TRACES_EXPORT=otlp needs OTEL_EXPORTER_OTLP_ENDPOINT".into(),
+            )),
+            (Some(TracesExport::None), _) => Ok(SpanExport::None),
+            (None, _) if self.xray_daemon_address.is_some() => daemon(),
+            (None, Some(endpoint)) => Ok(SpanExport::Otlp(endpoint.clone())),
+            (None, None) => Ok(SpanExport::None),
+        }
     }
 
     /// The EMF identity of `service` fronting `scope` (endpoint or model name).
@@ -87,6 +149,10 @@ impl Config {
 pub enum Error {
     #[error("cannot build the OTLP span exporter: {0}")]
     Exporter(String),
+    #[error("cannot start the X-Ray export: {0}")]
+    XrayWorker(#[from] std::io::Error),
+    #[error("{0}")]
+    Config(String),
     #[error("a global tracing subscriber is already installed")]
     SubscriberTaken,
 }
@@ -98,28 +164,61 @@ pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
 }
 
-/// Longest wait for queued lines to be written at a flush.
+/// Longest wait at a flush for queued lines to be written and spans to be sent; also the
+/// deadline of the span export at shutdown (SIGTERM).
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Telemetry {
     /// Installs logging (level from `RUST_LOG`, else `default_filter`), the EMF recorder and,
-    /// unless telemetry is off, OpenTelemetry tracing with OTLP export when configured.
+    /// unless telemetry is off, OpenTelemetry tracing with the span export the settings choose
+    /// ([`Config::span_export`]).
     pub fn init(config: &Config, identity: Identity, default_filter: &str) -> Result<Self, Error> {
-        let exporter = match (&config.otlp_endpoint, config.enabled()) {
-            (Some(endpoint), true) => Some(otlp_exporter(endpoint)?),
-            _ => None,
+        let export = config.span_export()?;
+        let provider = if config.enabled() {
+            let builder = trace::provider_builder(identity.service.name());
+            let layout = xray::Layout {
+                service: identity.service,
+                // The proxy runs under Lambda exactly when the Runtime API is there (main.rs).
+                under_lambda: std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some(),
+            };
+            let xray = |destination| {
+                xray::XrayProcessor::start(
+                    destination,
+                    layout,
+                    config.traces_queue_capacity,
+                    FLUSH_TIMEOUT,
+                )
+            };
+            Some(
+                match &export {
+                    SpanExport::None => builder,
+                    SpanExport::Otlp(endpoint) => {
+                        builder.with_batch_exporter(otlp_exporter(endpoint)?)
+                    }
+                    SpanExport::XrayDaemon(addr) => {
+                        builder.with_span_processor(xray(xray::Destination::Daemon(*addr))?)
+                    }
+                    SpanExport::XrayApi => {
+                        builder.with_span_processor(xray(xray::Destination::Api(None))?)
+                    }
+                }
+                .build(),
+            )
+        } else {
+            None
         };
-        let provider = config
-            .enabled()
-            .then(|| trace::provider(identity.service.name(), exporter, false));
-        Self::install(
+        let telemetry = Self::install(
             sink::Output::Stdout,
             Duration::from_millis(config.write_delay_ms),
             identity,
             provider,
             default_filter,
             config.enabled(),
-        )
+        )?;
+        if config.enabled() {
+            tracing::info!(export = ?export, "span export");
+        }
+        Ok(telemetry)
     }
 
     /// As [`Telemetry::init`], but spans go to `exporter` as they end and lines to `output`:
@@ -130,7 +229,9 @@ impl Telemetry {
         exporter: E,
         default_filter: &str,
     ) -> Result<Self, Error> {
-        let provider = trace::provider(identity.service.name(), Some(exporter), true);
+        let provider = trace::provider_builder(identity.service.name())
+            .with_simple_exporter(exporter)
+            .build();
         Self::install(
             output,
             Duration::ZERO,
@@ -195,10 +296,11 @@ impl Telemetry {
         }
     }
 
-    /// Flushes and stops span export; called once, before the process exits.
+    /// Flushes and stops span export, within [`FLUSH_TIMEOUT`] for the spans; called once,
+    /// before the process exits.
     pub fn shutdown(&self) {
         if let Some(provider) = &self.provider
-            && let Err(e) = provider.shutdown()
+            && let Err(e) = provider.shutdown_with_timeout(FLUSH_TIMEOUT)
         {
             tracing::warn!(error = %e, "span exporter shutdown failed");
         }

@@ -6,19 +6,18 @@ use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_aws::trace::{MissingSampledBehavior, XrayIdGenerator, XrayPropagator};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{IdGenerator, Sampler, SdkTracerProvider, SpanExporter};
+use opentelemetry_sdk::trace::{IdGenerator, Sampler, SdkTracerProvider, TracerProviderBuilder};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::catalogue::ErrorClass;
 
 /// The X-Ray trace header (requests, responses, and inside `CustomAttributes`).
 pub const TRACE_HEADER: &str = "x-amzn-trace-id";
 
-/// Builds the tracer provider: X-Ray ids, parent-based sampling (X-Ray's `Sampled` flag
-/// decides for continued traces), batch export to `exporter` when there is one.
-pub fn provider<E: SpanExporter + 'static>(
-    service_name: &str,
-    exporter: Option<E>,
-    simple: bool,
-) -> SdkTracerProvider {
+/// The tracer provider's builder: X-Ray ids, parent-based sampling (X-Ray's `Sampled` flag
+/// decides for continued traces, so an unsampled Lambda invocation records nothing), the
+/// service's resource. The caller adds the exporter or processor.
+pub fn provider_builder(service_name: &str) -> TracerProviderBuilder {
     let mut resource = Resource::builder()
         .with_service_name(service_name.to_owned())
         .with_attribute(KeyValue::new("cloud.provider", "aws"));
@@ -28,17 +27,10 @@ pub fn provider<E: SpanExporter + 'static>(
             opentelemetry_aws::detector::LambdaResourceDetector,
         ));
     }
-    let resource = resource.build();
-    let builder = SdkTracerProvider::builder()
+    SdkTracerProvider::builder()
         .with_id_generator(XrayIds::default())
         .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
-        .with_resource(resource);
-    match exporter {
-        Some(exporter) if simple => builder.with_simple_exporter(exporter),
-        Some(exporter) => builder.with_batch_exporter(exporter),
-        None => builder,
-    }
-    .build()
+        .with_resource(resource.build())
 }
 
 thread_local! {
@@ -219,7 +211,9 @@ pub fn start(span: &tracing::Span, parent: Context) -> String {
 
 /// The server span of one HTTP request, named like `POST /predict`, with the OpenTelemetry HTTP
 /// attributes and the correlation fields the log lines copy; it continues `parent`. Returns the
-/// span and the request's trace id in X-Ray form (see [`start`]).
+/// span and the request's trace id in X-Ray form (see [`start`]). The empty fields are filled
+/// by the `record_*` functions below; X-Ray's segment takes its annotations and metadata
+/// from them (see [`crate::xray::document`]).
 pub fn server_span(
     method: &'static str,
     route: &'static str,
@@ -233,9 +227,21 @@ pub fn server_span(
         otel.kind = "server",
         http.request.method = method,
         http.route = route,
+        url.path = route,
         http.response.status_code = tracing::field::Empty,
+        http.response.body.size = tracing::field::Empty,
         error.r#type = tracing::field::Empty,
+        error.class = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
+        faas.coldstart = tracing::field::Empty,
+        model.name = tracing::field::Empty,
+        model.version = tracing::field::Empty,
+        aws.sagemaker.endpoint_name = tracing::field::Empty,
+        timings.upstream_ms = tracing::field::Empty,
+        timings.decode_ms = tracing::field::Empty,
+        timings.preprocess_ms = tracing::field::Empty,
+        timings.inference_ms = tracing::field::Empty,
+        timings.total_ms = tracing::field::Empty,
         request_id = %request_id,
         trace_id = tracing::field::Empty,
     );
@@ -244,18 +250,65 @@ pub fn server_span(
     (span, trace_id)
 }
 
-/// Records the answer on a server span: its status, and status ERROR for a 5xx only (a 4xx is
-/// the client's error, not the server span's, per the semantic conventions).
-pub fn record_response(span: &tracing::Span, status: http::StatusCode) {
+/// Records the answer on a server span: its status, the size of its body when known, and
+/// status ERROR for a 5xx only (a 4xx is the client's error, not the server span's, per the
+/// semantic conventions).
+pub fn record_response(span: &tracing::Span, status: http::StatusCode, body_size: Option<u64>) {
     span.record("http.response.status_code", status.as_u16());
+    if let Some(size) = body_size {
+        span.record("http.response.body.size", size);
+    }
     if status.is_server_error() {
         span.record("otel.status_code", "ERROR");
     }
 }
 
-/// Records the error code of a failed request or call (`error.type`).
-pub fn record_error(span: &tracing::Span, code: &str) {
+/// Records the error code of a failed request or call (`error.type`) and its class
+/// (`error.class`: client, throttle or server), which X-Ray shows as error, throttle or fault.
+pub fn record_error(span: &tracing::Span, code: &str, class: ErrorClass) {
     span.record("error.type", code);
+    span.record("error.class", class.name());
+}
+
+/// Records whether this request was the process's first (`faas.coldstart`).
+pub fn record_cold_start(span: &tracing::Span, cold: bool) {
+    span.record("faas.coldstart", cold);
+}
+
+/// Records the model that served (or would have served) the request.
+pub fn record_model(span: &tracing::Span, name: &str, version: &str) {
+    span.record("model.name", name);
+    span.record("model.version", version);
+}
+
+/// Records the SageMaker endpoint a request is for.
+pub fn record_endpoint(span: &tracing::Span, endpoint: &str) {
+    span.record("aws.sagemaker.endpoint_name", endpoint);
+}
+
+/// Milliseconds spent in the stages of a request, each recorded when known.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimings {
+    pub upstream_ms: Option<f64>,
+    pub decode_ms: Option<f64>,
+    pub preprocess_ms: Option<f64>,
+    pub inference_ms: Option<f64>,
+    pub total_ms: Option<f64>,
+}
+
+/// Records `timings` as `timings.*` fields of a server span.
+pub fn record_timings(span: &tracing::Span, timings: &StageTimings) {
+    for (field, value) in [
+        ("timings.upstream_ms", timings.upstream_ms),
+        ("timings.decode_ms", timings.decode_ms),
+        ("timings.preprocess_ms", timings.preprocess_ms),
+        ("timings.inference_ms", timings.inference_ms),
+        ("timings.total_ms", timings.total_ms),
+    ] {
+        if let Some(value) = value {
+            span.record(field, value);
+        }
+    }
 }
 
 /// The `X-Amzn-Trace-Id` response header naming the request's trace.

@@ -16,6 +16,10 @@ pub mod images;
 #[path = "../../../test-support/stack.rs"]
 mod stack;
 pub use stack::*;
+#[path = "../../../test-support/moto.rs"]
+pub mod moto;
+#[path = "../../../test-support/xray.rs"]
+pub mod xray;
 
 /// A PNG of one colour at the given size (tiny file, large decode).
 pub fn image_png(width: u32, height: u32) -> Vec<u8> {
