@@ -1,33 +1,45 @@
-//! `slo generate alarms`: the SLOs' multi-window, multi-burn-rate alerts (Google SRE workbook,
-//! ch. 5) as Terraform JSON for CloudWatch.
+//! `slo generate alarms`: each SLO's alert policies ([`crate::policy`]) as Terraform JSON for
+//! CloudWatch.
 //!
-//! Per SLO and alert rule ([`crate::math::alert_rules`]: page 1h/5m and 6h/30m, ticket 3d/6h,
-//! thresholds scaled to the SLO's window) each lookback is one metric-math alarm on the burn
-//! rate over that lookback, and each tier is one composite alarm: page = (1h AND 5m) OR
-//! (6h AND 30m), so one incident pages once whichever rule sees it first; ticket = 3d AND 6h,
-//! and not while the page is firing. Only the composites notify (the `local.alarm_topic_arn`
-//! SNS topic, defined in `infra/`); their descriptions name the SLO, the tier and the runbook.
+//! Per SLO and policy that applies to its window, the condition's lookback and its short window
+//! are one metric-math alarm each, on the burn rate over that span; per severity one composite
+//! alarm fires while any policy of that severity holds: page = (1h AND 5m) OR (6h AND 30m) with
+//! the default policies, so one incident pages once whichever policy sees it first. A ticket
+//! composite is silent while the page fires. Only the composites notify: `alertWhenBreaching`
+//! gives them the policies' targets as alarm actions, `alertWhenResolved` as OK actions;
+//! `alertWhenNoData` makes the lookback's alarm itself notify when it has no data
+//! (insufficient-data actions). Descriptions name the SLO, the severity, the policies and the
+//! runbook.
 //!
-//! - **Occurrences**: the alarm's period is the lookback itself with one evaluation period, so
-//!   its datapoint is bad/total summed over the whole lookback, divided by the budget: exactly
-//!   the burn rate `slo report` shows.
+//! - **Occurrences**: the alarm's period is the span itself with one evaluation period, so its
+//!   datapoint is bad/total summed over the whole span, divided by the budget: exactly the burn
+//!   rate `slo report` shows. The lookback's events below the condition's `minEvents` make the
+//!   datapoint 0 (`IF(total >= N, burn, 0)`): no alert on two requests.
 //! - **Timeslices**: the period is the slice; the expression is the slice's error ratio (or
 //!   statistic), breaching when the slice is bad, and the alarm fires when at least M of the
-//!   N slices of the lookback are bad, M being the fewest bad slices whose burn rate exceeds the
+//!   N slices of the span are bad, M being the fewest bad slices whose burn rate passes the
 //!   threshold: M = ⌊threshold × budget × N⌋ + 1. Slices without data are good, as in the
 //!   report. CloudWatch evaluates periods under an hour over at most one day, so a longer
-//!   lookback (the ticket's 3 days over 5-minute slices) is shortened to one day, which the
-//!   alarm's description says.
-//! - Missing data (no traffic in the lookback) is explicitly not breaching.
+//!   lookback (3 days over 5-minute slices) is shortened to one day, which the alarm's
+//!   description says.
+//! - **RatioTimeslices** over a raw ratio: the `Average` of the stored ratio over the span,
+//!   which is the mean of the slices' ratios when the ratio is published once per slice. Over
+//!   good/total counts CloudWatch cannot average per-slice ratios across a span, and the
+//!   generator says so rather than alarm on something else.
+//! - `alertAfter` other than `0m` is refused: a CloudWatch alarm on a sliding span cannot wait
+//!   for a condition to hold a while (`slo backtest` evaluates it).
+//! - Missing data (no traffic in the span) is explicitly not breaching.
 //!
 //! CloudWatch's limits are checked: at most 10 metrics per alarm, periods of 10, 20, 30 s or a
 //! multiple of 60 s, period × evaluation periods ≤ 7 days (≤ 1 day for periods under 1 hour).
 
 use serde_json::{Map, Value, json};
 
+use crate::backtest;
 use crate::duration::{DAY, HOUR, Span};
-use crate::math::{self, Tier};
-use crate::spec::{BudgetingMethod, Measure, Op, Query, Slo, Stat};
+use crate::math::Tier;
+use crate::policy::{self, Policy};
+use crate::spec::{BudgetingMethod, Measure, Op, Query, RawType, Slo, Stat};
 
 pub const MAX_METRICS_PER_ALARM: usize = 10;
 /// Longest evaluation range of an alarm (period × evaluation periods), and of one whose period
@@ -73,8 +85,10 @@ pub struct TierAlarm {
     pub resource: String,
     pub name: String,
     pub tier: Tier,
-    /// (long, short) window alarms of each rule of the tier.
+    /// (long, short) window alarms of each policy of the tier.
     pub rules: Vec<(WindowAlarm, WindowAlarm)>,
+    /// The policies, in `rules` order.
+    pub policies: Vec<Policy>,
 }
 
 /// The alarms of one SLO.
@@ -91,10 +105,7 @@ pub fn runbook_path(slo: &str, tier: Tier) -> String {
 }
 
 pub fn tier_name(tier: Tier) -> &'static str {
-    match tier {
-        Tier::Page => "page",
-        Tier::Ticket => "ticket",
-    }
+    tier.as_str()
 }
 
 fn identifier(name: &str) -> String {
@@ -131,9 +142,18 @@ fn expression(id: &str, expression: String, label: String) -> Value {
     json!({ "id": id, "expression": expression, "label": label, "return_data": true })
 }
 
-/// The bad-event ratio of the SLO as metric queries plus the expression computing it.
-fn ratio_queries(slo: &Slo, period: Span) -> (Vec<Value>, String) {
+/// The bad-event ratio of the SLO as metric queries plus the expression computing it; the
+/// query `total` counts events, except for raw ratios.
+pub(crate) fn ratio_queries(slo: &Slo, period: Span) -> (Vec<Value>, String) {
     match &slo.indicator {
+        Measure::Raw { metric, kind } => (
+            vec![metric_query("raw", metric, Stat::Average, period)],
+            match kind {
+                RawType::Success => "1 - raw",
+                RawType::Failure => "raw",
+            }
+            .to_owned(),
+        ),
         Measure::Ratio { good, bad, total } => {
             let mut queries = Vec::new();
             let ratio = if let Some(bad) = bad {
@@ -196,12 +216,22 @@ fn check_limits(slo: &Slo, alarm: &WindowAlarm) -> Result<(), GenerateError> {
     Ok(())
 }
 
+fn comparison(op: Op) -> &'static str {
+    match op {
+        Op::Gt => "GreaterThanThreshold",
+        Op::Gte => "GreaterThanOrEqualToThreshold",
+        Op::Lt => "LessThanThreshold",
+        Op::Lte => "LessThanOrEqualToThreshold",
+    }
+}
+
 fn window_alarm(
     slo: &Slo,
-    tier: Tier,
+    policy: &Policy,
     lookback: Span,
     burn_threshold: f64,
 ) -> Result<WindowAlarm, GenerateError> {
+    let tier = policy.condition.severity;
     let budget = slo.budget();
     let name = format!("slo-{}-{}-{lookback}", slo.name, tier_name(tier));
     let resource = identifier(&name);
@@ -234,7 +264,7 @@ fn window_alarm(
                     };
                     (vec![query], comparison, *value)
                 }
-                Measure::Ratio { .. } => {
+                Measure::Ratio { .. } | Measure::Raw { .. } => {
                     let (mut queries, ratio) = ratio_queries(slo, slice);
                     queries.push(expression(
                         "slice_errors",
@@ -261,11 +291,24 @@ fn window_alarm(
                 queries,
             }
         }
+        (BudgetingMethod::RatioTimeslices, _) if !matches!(slo.indicator, Measure::Raw { .. }) => {
+            return Err(GenerateError::Limit {
+                slo: slo.name.clone(),
+                message: "RatioTimeslices over counts: CloudWatch alarms cannot average per-slice ratios across a lookback; publish the ratio as a metric (ratioMetric.raw) or use Timeslices (slo report and slo backtest evaluate it as it is)".into(),
+            });
+        }
         _ => {
             let (mut queries, ratio) = ratio_queries(slo, lookback);
+            let burn = format!("({ratio}) / {}", tidy(budget));
+            let min_events = policy.condition.min_events;
+            let guarded = matches!(slo.indicator, Measure::Raw { .. }) || min_events <= 0.0;
             queries.push(expression(
                 "burn",
-                format!("({ratio}) / {}", tidy(budget)),
+                if guarded {
+                    burn
+                } else {
+                    format!("IF(total >= {}, {burn}, 0)", tidy(min_events))
+                },
                 format!("burn rate over {lookback}"),
             ));
             WindowAlarm {
@@ -278,7 +321,7 @@ fn window_alarm(
                 period: lookback,
                 evaluation_periods: 1,
                 datapoints_to_alarm: 1,
-                comparison: "GreaterThanThreshold",
+                comparison: comparison(policy.condition.op),
                 threshold: burn_threshold,
                 queries,
             }
@@ -290,23 +333,46 @@ fn window_alarm(
 
 /// The alarms of `slo`, checked against CloudWatch's limits.
 pub fn plan(slo: &Slo) -> Result<SloAlarms, GenerateError> {
+    let window = slo.window.length();
     let mut tiers: Vec<TierAlarm> = Vec::new();
-    for rule in math::applicable_rules(slo.window.length()) {
-        let long = window_alarm(slo, rule.tier, rule.long, rule.threshold)?;
-        let short = window_alarm(slo, rule.tier, rule.short, rule.threshold)?;
-        match tiers.iter_mut().find(|t| t.tier == rule.tier) {
-            Some(tier) => tier.rules.push((long, short)),
+    for policy in backtest::applicable(slo, window) {
+        let condition = &policy.condition;
+        let fail = |message: String| GenerateError::Limit {
+            slo: slo.name.clone(),
+            message: format!("policy {}: {message}", policy.name),
+        };
+        if condition.alert_after > Span(0) {
+            return Err(fail(format!(
+                "alertAfter {}: a CloudWatch alarm on a sliding lookback cannot wait for its condition to hold a while; use 0m (the short window already ignores blips), slo backtest shows what alertAfter would change",
+                condition.alert_after
+            )));
+        }
+        for target in &policy.targets {
+            policy::cloudwatch_action(&target.target)
+                .map_err(|e| fail(format!("notification target {}: {e}", target.name)))?;
+        }
+        let threshold = condition.threshold_for(window);
+        let long = window_alarm(slo, policy, condition.lookback, threshold)?;
+        let short = window_alarm(slo, policy, condition.short, threshold)?;
+        match tiers.iter_mut().find(|t| t.tier == condition.severity) {
+            Some(tier) => {
+                tier.rules.push((long, short));
+                tier.policies.push(policy.clone());
+            }
             None => {
-                let name = format!("slo-{}-{}", slo.name, tier_name(rule.tier));
+                let name = format!("slo-{}-{}", slo.name, tier_name(condition.severity));
                 tiers.push(TierAlarm {
                     resource: identifier(&name),
                     name,
-                    tier: rule.tier,
+                    tier: condition.severity,
                     rules: vec![(long, short)],
+                    policies: vec![policy.clone()],
                 });
             }
         }
     }
+    // Pages first: the ticket's rule names the page's composite.
+    tiers.sort_by_key(|t| std::cmp::Reverse(t.tier));
     Ok(SloAlarms {
         slo: slo.name.clone(),
         display_name: slo.display_name.clone(),
@@ -314,13 +380,24 @@ pub fn plan(slo: &Slo) -> Result<SloAlarms, GenerateError> {
     })
 }
 
-fn window_description(slo: &Slo, alarm: &WindowAlarm) -> String {
+fn passes(op: Op) -> &'static str {
+    match op {
+        Op::Gt => "above",
+        Op::Gte => "at or above",
+        Op::Lt => "below",
+        Op::Lte => "at or below",
+    }
+}
+
+fn window_description(slo: &Slo, alarm: &WindowAlarm, policy: &Policy) -> String {
     let tier = tier_name(alarm.tier);
     let mut text = format!(
-        "SLO {} ({}), {tier} tier: burn rate over {} above {} (target {}, {} window). Part of the {tier} composite alarm; does not notify by itself.",
+        "SLO {} ({}), {tier} tier, policy {}: burn rate over {} {} {} (target {}, {} window). Part of the {tier} composite alarm; does not notify by itself.",
         slo.name,
         slo.display_name,
+        policy.name,
         alarm.lookback,
+        passes(policy.condition.op),
         alarm.burn_threshold,
         tidy(slo.target),
         slo.window.length(),
@@ -343,10 +420,25 @@ fn window_description(slo: &Slo, alarm: &WindowAlarm) -> String {
     text
 }
 
-fn metric_alarm_resource(slo: &Slo, alarm: &WindowAlarm) -> Value {
-    json!({
+/// The targets of `policies` whose flag `when` is set, each once.
+fn actions(policies: &[&Policy], when: impl Fn(&Policy) -> bool) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for policy in policies.iter().filter(|p| when(p)) {
+        for target in &policy.targets {
+            if !out.contains(&target.target) {
+                out.push(target.target.clone());
+            }
+        }
+    }
+    out
+}
+
+/// A window alarm; the lookback's (not the short window's) notifies on no data when its
+/// policy says `alertWhenNoData`.
+fn metric_alarm_resource(slo: &Slo, alarm: &WindowAlarm, policy: &Policy, lookback: bool) -> Value {
+    let mut resource = json!({
         "alarm_name": format!("${{var.name_prefix}}-{}", alarm.name),
-        "alarm_description": window_description(slo, alarm),
+        "alarm_description": window_description(slo, alarm, policy),
         "comparison_operator": alarm.comparison,
         "threshold": alarm.threshold,
         "evaluation_periods": alarm.evaluation_periods,
@@ -355,7 +447,13 @@ fn metric_alarm_resource(slo: &Slo, alarm: &WindowAlarm) -> Value {
         "actions_enabled": false,
         "metric_query": alarm.queries,
         "tags": { "slo": slo.name, "tier": tier_name(alarm.tier), "lookback": alarm.lookback.to_string() },
-    })
+    });
+    if lookback && policy.when_no_data {
+        resource["treat_missing_data"] = json!("missing");
+        resource["actions_enabled"] = json!(true);
+        resource["insufficient_data_actions"] = json!(actions(&[policy], |_| true));
+    }
+    resource
 }
 
 fn alarm_ref(alarm: &WindowAlarm) -> String {
@@ -375,10 +473,15 @@ fn composite_resource(slo: &Slo, alarms: &SloAlarms, tier: &TierAlarm) -> Value 
     let conditions: Vec<String> = tier
         .rules
         .iter()
-        .map(|(long, short)| {
+        .zip(&tier.policies)
+        .map(|((long, short), policy)| {
             format!(
-                "{} and {} above {}",
-                long.lookback, short.lookback, long.burn_threshold
+                "{} and {} {} {} (policy {})",
+                long.lookback,
+                short.lookback,
+                passes(policy.condition.op),
+                long.burn_threshold,
+                policy.name
             )
         })
         .collect();
@@ -409,13 +512,16 @@ fn composite_resource(slo: &Slo, alarms: &SloAlarms, tier: &TierAlarm) -> Value 
         " Runbook: ${{var.runbook_base_url}}/{}",
         runbook_path(&slo.name, tier.tier)
     ));
+    let policies: Vec<&Policy> = tier.policies.iter().collect();
+    let alarm_actions = actions(&policies, |p| p.when_breaching);
+    let ok_actions = actions(&policies, |p| p.when_resolved);
     json!({
         "alarm_name": format!("${{var.name_prefix}}-{}", tier.name),
         "alarm_description": description,
         "alarm_rule": rule,
-        "actions_enabled": true,
-        "alarm_actions": ["${local.alarm_topic_arn}"],
-        "ok_actions": ["${local.alarm_topic_arn}"],
+        "actions_enabled": !(alarm_actions.is_empty() && ok_actions.is_empty()),
+        "alarm_actions": alarm_actions,
+        "ok_actions": ok_actions,
         "tags": { "slo": slo.name, "tier": tier_name(tier.tier) },
     })
 }
@@ -427,9 +533,12 @@ pub fn terraform(slos: &[Slo]) -> Result<Value, GenerateError> {
     for slo in slos {
         let alarms = plan(slo)?;
         for tier in &alarms.tiers {
-            for (long, short) in &tier.rules {
-                for alarm in [long, short] {
-                    metric_alarms.insert(alarm.resource.clone(), metric_alarm_resource(slo, alarm));
+            for ((long, short), policy) in tier.rules.iter().zip(&tier.policies) {
+                for (alarm, lookback) in [(long, true), (short, false)] {
+                    metric_alarms.insert(
+                        alarm.resource.clone(),
+                        metric_alarm_resource(slo, alarm, policy, lookback),
+                    );
                 }
             }
             composites.insert(
@@ -477,13 +586,19 @@ mod tests {
         assert_eq!((page.period, page.evaluation_periods), (HOUR, 1));
         // 2 % of a 28-day budget in an hour.
         assert_eq!(page.threshold, 13.44);
+        // Fewer than the policy's 10 events in the hour cannot page.
         assert_eq!(
             page.queries.last().unwrap()["expression"],
-            "(bad / total) / 0.005"
+            "IF(total >= 10, (bad / total) / 0.005, 0)"
         );
         let ticket = window(&alarms, "slo-proxy-availability-ticket-3d");
         assert_eq!(ticket.period, Span(3 * 86_400));
         assert!((ticket.threshold - 0.1 * 28.0 / 3.0).abs() < 1e-6);
+        // The 1-day ticket: 10 % of the budget in a day, checked over 2 hours too.
+        let day = window(&alarms, "slo-proxy-availability-ticket-1d");
+        assert!((day.threshold - 2.8).abs() < 1e-9);
+        let two_hours = window(&alarms, "slo-proxy-availability-ticket-2h");
+        assert_eq!((two_hours.period, two_hours.threshold), (Span(7_200), day.threshold));
     }
 
     #[test]

@@ -1,16 +1,18 @@
-//! `slo`: validate SLO specs, print the metric catalogue, report SLIs, budgets and burn rates.
-//! Exit codes: 0 ok; 1 a check failed (invalid specs, or the `--fail-on` condition holds); 2 an
-//! error (unreadable input, bad arguments).
+//! `slo`: validate OpenSLO documents, print the metric catalogue, report SLIs, budgets and burn
+//! rates, generate CloudWatch alarms and the dashboard, backtest alert policies.
+//! Exit codes: 0 ok; 1 a check failed (invalid specs, or the `--fail-on` / `--fail-on-pages`
+//! condition holds); 2 an error (unreadable input, bad arguments).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use slo::cloudwatch::{CloudWatch, Recorder};
+use slo::lint::Catalogue;
+use slo::load::{self, Loaded};
 use slo::math::Tier;
-use slo::report::{self, Options, Status};
-use slo::source::EmfLogs;
+use slo::report::{Options, Status};
+use slo::run::{self, Input};
 use slo::{duration, render, spec};
 
 #[derive(Debug, Parser)]
@@ -22,17 +24,24 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check SLO specs (OpenSLO v1, CloudWatch metrics from the telemetry catalogue); every
-    /// problem is listed with its file and field.
+    /// Check OpenSLO v1 documents (every kind, references across all files); every problem is
+    /// listed with its file, document and field.
     Validate {
         /// Spec files or directories of `.yaml` files.
         #[arg(long = "spec", default_value = "slo/specs")]
         specs: Vec<PathBuf>,
+        /// Also check every metric against this catalogue (e.g. telemetry/catalogue.json): it
+        /// exists, under a dimension set it is published with, counted as its kind allows.
+        #[arg(long, value_name = "FILE.json")]
+        catalogue: Option<PathBuf>,
     },
     /// Print the metric catalogue the specs are checked against.
     Catalogue,
     /// SLI, error budget, burn rates and alert tier per SLO, and the cold-start section.
     Report(ReportArgs),
+    /// Replay history through every SLO's alert policies: when each would have fired and
+    /// resolved, pages and tickets per week, time to page in each incident.
+    Backtest(BacktestArgs),
     /// Write what the specs imply for CloudWatch: the burn-rate alarms as Terraform JSON, or the
     /// dashboard body.
     Generate {
@@ -103,6 +112,44 @@ struct ReportArgs {
     chart: Option<PathBuf>,
 }
 
+#[derive(Debug, clap::Args)]
+struct BacktestArgs {
+    /// Spec files or directories of `.yaml` files.
+    #[arg(long = "spec", default_value = "slo/specs")]
+    specs: Vec<PathBuf>,
+    /// OpenSLO files whose documents replace those of the same kind and name (repeatable): a
+    /// proposed AlertPolicy or AlertCondition, tried on the same history.
+    #[arg(long = "policies", value_name = "FILE")]
+    policies: Vec<PathBuf>,
+    /// Where the metrics come from.
+    #[arg(long, value_enum, default_value_t = SourceKind::Emf)]
+    source: SourceKind,
+    /// EMF log files or directories (with `--source emf`).
+    #[arg(long = "logs", required_if_eq("source", "emf"))]
+    logs: Vec<PathBuf>,
+    /// CloudWatch endpoint (with `--source cloudwatch`).
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    /// Start of the replay (RFC 3339); default: the first record of the logs, or 28 days before
+    /// `--to`.
+    #[arg(long)]
+    from: Option<String>,
+    /// End of the replay (RFC 3339); default: the end of the logs, or now.
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Also draw each SLO's burn rate and its pages and tickets into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    chart: Option<PathBuf>,
+    /// Exit with 1 when the policies would have paged more than N times in all.
+    #[arg(long, value_name = "N")]
+    fail_on_pages: Option<usize>,
+    /// The value of a dimension the specs leave to Terraform (repeatable), as for `report`.
+    #[arg(long = "dimension", value_name = "NAME=VALUE", value_parser = dimension_value)]
+    dimensions: Vec<(String, String)>,
+}
+
 fn dimension_value(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((name, value)) if !name.is_empty() && !value.is_empty() => {
@@ -141,28 +188,89 @@ fn print(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn validate(specs: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    match spec::load(specs) {
-        Ok(slos) => {
-            let names: Vec<&str> = slos.iter().map(|s| s.name.as_str()).collect();
-            print(&format!(
-                "{} SLOs valid: {}\n",
-                slos.len(),
-                names.join(", ")
-            ))?;
+fn print_problems(problems: &[spec::Problem]) -> anyhow::Result<ExitCode> {
+    let mut stderr = std::io::stderr().lock();
+    for problem in problems {
+        writeln!(stderr, "{problem}")?;
+    }
+    writeln!(stderr, "{} problem(s)", problems.len())?;
+    // A spec that cannot be read is an error (2); one that can but is wrong fails the check (1).
+    let unreadable = problems.iter().any(|p| p.unreadable);
+    Ok(ExitCode::from(if unreadable { 2 } else { 1 }))
+}
+
+/// Notes for the reader, on stderr.
+fn note(notes: &[String]) -> anyhow::Result<()> {
+    let mut stderr = std::io::stderr().lock();
+    for text in notes {
+        writeln!(stderr, "slo: {text}")?;
+    }
+    Ok(())
+}
+
+fn unevaluated_notes(loaded: &Loaded) -> Vec<String> {
+    loaded
+        .unevaluated
+        .iter()
+        .map(|u| format!("{} ({}) is not evaluated: {}", u.slo, u.file.display(), u.reason))
+        .collect()
+}
+
+fn validate(specs: &[PathBuf], catalogue: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let catalogue = catalogue
+        .map(Catalogue::read)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let options = load::Options {
+        catalogue: catalogue.as_ref(),
+        ..load::Options::default()
+    };
+    match load::load_with(specs, options) {
+        Ok(loaded) => {
+            let names: Vec<&str> = loaded.slos.iter().map(|s| s.name.as_str()).collect();
+            let others: Vec<String> = loaded
+                .documents
+                .iter()
+                .filter(|(kind, _)| **kind != slo::openslo::Kind::Slo)
+                .map(|(kind, n)| format!("{n} {kind}"))
+                .collect();
+            let mut text = format!("{} SLOs valid: {}\n", loaded.slos.len(), names.join(", "));
+            if !others.is_empty() {
+                text.push_str(&format!("also valid: {}\n", others.join(", ")));
+            }
+            print(&text)?;
+            note(&unevaluated_notes(&loaded))?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(problems) => {
-            let mut stderr = std::io::stderr().lock();
-            for problem in &problems {
-                writeln!(stderr, "{problem}")?;
-            }
-            writeln!(stderr, "{} problem(s)", problems.len())?;
-            // A spec that cannot be read is an error (2); one that can but is wrong fails the
-            // check (1).
-            let unreadable = problems.iter().any(|p| p.unreadable);
-            Ok(ExitCode::from(if unreadable { 2 } else { 1 }))
-        }
+        Err(problems) => print_problems(&problems),
+    }
+}
+
+/// The specs, or the error listing their problems.
+fn load_specs(specs: &[PathBuf], overrides: &[PathBuf]) -> anyhow::Result<Loaded> {
+    let options = load::Options {
+        overrides,
+        ..load::Options::default()
+    };
+    load::load_with(specs, options).map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("invalid specs:\n{}", list.join("\n"))
+    })
+}
+
+fn timestamp_arg(flag: &str, text: &str) -> anyhow::Result<i64> {
+    Ok(text
+        .parse::<jiff::Timestamp>()
+        .map_err(|e| anyhow::anyhow!("{flag} {text:?}: {e}"))?
+        .as_millisecond())
+}
+
+fn input(source: SourceKind, logs: &[PathBuf], endpoint_url: Option<&String>) -> Input {
+    match source {
+        SourceKind::Emf => Input::Emf(logs.to_vec()),
+        SourceKind::Cloudwatch => Input::CloudWatch {
+            endpoint_url: endpoint_url.cloned(),
+        },
     }
 }
 
@@ -173,13 +281,9 @@ fn generate(
     terraform_dimensions: &[String],
 ) -> anyhow::Result<ExitCode> {
     let bound = slo::terraform::TerraformDimensions::new(terraform_dimensions.iter().cloned())?;
-    let slos = match spec::load(specs) {
-        Ok(slos) => slos,
-        Err(problems) => {
-            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            anyhow::bail!("invalid specs:\n{}", list.join("\n"));
-        }
-    };
+    let loaded = load_specs(specs, &[])?;
+    note(&unevaluated_notes(&loaded))?;
+    let slos = loaded.slos;
     bound.check_assigned(&slos)?;
     let document = match what {
         Generated::Alarms => {
@@ -204,26 +308,16 @@ fn generate(
 }
 
 fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
-    let mut slos = match spec::load(&args.specs) {
-        Ok(slos) => slos,
-        Err(problems) => {
-            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            anyhow::bail!("invalid specs:\n{}", list.join("\n"));
-        }
-    };
+    let loaded = load_specs(&args.specs, &[])?;
+    let mut notes = unevaluated_notes(&loaded);
+    let mut slos = loaded.slos;
     let supplied: std::collections::BTreeMap<String, String> =
         args.dimensions.iter().cloned().collect();
     spec::supply_dimensions(&mut slos, &supplied).map_err(anyhow::Error::msg)?;
     let at_ms = match &args.at {
-        Some(text) => text
-            .parse::<jiff::Timestamp>()
-            .map_err(|e| anyhow::anyhow!("--at {text:?}: {e}"))?
-            .as_millisecond(),
+        Some(text) => timestamp_arg("--at", text)?,
         None => jiff::Timestamp::now().as_millisecond(),
     };
-    // Windows end on a whole minute, CloudWatch's finest period, so its datapoints and the
-    // report's periods line up; rounding up keeps the events of the current minute.
-    let at_ms = at_ms.div_euclid(60_000) * 60_000 + if at_ms % 60_000 == 0 { 0 } else { 60_000 };
     let window = args
         .window
         .as_deref()
@@ -231,44 +325,14 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         .transpose()
         .map_err(|e| anyhow::anyhow!("--window: {e}"))?;
     let options = Options {
-        at_ms,
+        at_ms: run::whole_minute(at_ms),
         window,
         min_events: args.min_events,
     };
-    let report = match args.source {
-        SourceKind::Emf => {
-            let mut logs = EmfLogs::read(&args.logs)?;
-            if logs.invalid > 0 {
-                writeln!(
-                    std::io::stderr(),
-                    "slo: {} EMF line(s) broke the specification and were skipped (CloudWatch would drop them too)",
-                    logs.invalid
-                )?;
-            }
-            report::report(&slos, &mut logs, &options)?
-        }
-        SourceKind::Cloudwatch => {
-            let now_ms = jiff::Timestamp::now().as_millisecond();
-            let mut cloudwatch = CloudWatch::new(args.endpoint_url.as_deref(), now_ms)?;
-            // A dry run lists every request, so all SLOs share the fewest calls.
-            let mut planned = Recorder::default();
-            report::report(&slos, &mut planned, &options)?;
-            cloudwatch.prefetch(&planned.requests)?;
-            let report = report::report(&slos, &mut cloudwatch, &options)?;
-            writeln!(
-                std::io::stderr(),
-                "slo: {} GetMetricData call(s)",
-                cloudwatch.calls
-            )?;
-            report
-        }
-    };
-    if let Some(reason) = &report.cold_start_unavailable {
-        writeln!(
-            std::io::stderr(),
-            "slo: cold-start section unavailable: {reason}"
-        )?;
-    }
+    let input = input(args.source, &args.logs, args.endpoint_url.as_ref());
+    let report = run::report(&slos, &input, &options, &mut notes);
+    note(&notes)?;
+    let report = report?;
     if let Some(path) = &args.chart {
         slo::chart::burn_down(&report, path)?;
     }
@@ -290,6 +354,40 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+fn run_backtest(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load_specs(&args.specs, &args.policies)?;
+    let mut notes = unevaluated_notes(&loaded);
+    let mut slos = loaded.slos;
+    let supplied: std::collections::BTreeMap<String, String> =
+        args.dimensions.iter().cloned().collect();
+    spec::supply_dimensions(&mut slos, &supplied).map_err(anyhow::Error::msg)?;
+    let from = args.from.as_deref().map(|t| timestamp_arg("--from", t)).transpose()?;
+    let to = args.to.as_deref().map(|t| timestamp_arg("--to", t)).transpose()?;
+    let input = input(args.source, &args.logs, args.endpoint_url.as_ref());
+    let backtest = run::backtest(&slos, &input, from, to, &mut notes);
+    note(&notes)?;
+    let backtest = backtest?;
+    if let Some(path) = &args.chart {
+        slo::chart::timeline(&backtest, path)?;
+    }
+    print(&match args.format {
+        Format::Table => render::backtest_table(&backtest),
+        Format::Json => render::backtest_json(&backtest),
+        Format::Markdown => render::backtest_markdown(&backtest),
+    })?;
+    let pages = backtest.pages();
+    match args.fail_on_pages {
+        Some(limit) if pages > limit => {
+            writeln!(
+                std::io::stderr(),
+                "slo: the policies would have paged {pages} times, more than --fail-on-pages {limit}"
+            )?;
+            Ok(ExitCode::from(1))
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -303,9 +401,10 @@ fn main() -> ExitCode {
         }
     };
     let outcome = match &cli.command {
-        Command::Validate { specs } => validate(specs),
+        Command::Validate { specs, catalogue } => validate(specs, catalogue.as_deref()),
         Command::Catalogue => print(&telemetry::catalogue::to_json()).map(|()| ExitCode::SUCCESS),
         Command::Report(args) => run_report(args),
+        Command::Backtest(args) => run_backtest(args),
         Command::Generate {
             what,
             specs,

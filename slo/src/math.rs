@@ -19,15 +19,24 @@
 //!   `timeSliceTarget` (ratio indicators) or its statistic meets `op value` (threshold
 //!   indicators); SLI = good slices / all slices of the window. A slice without events failed
 //!   nothing and counts as good, once the window has any events at all (otherwise no data).
-//! - **Alert tiers** (multi-window, multi-burn-rate, Google SRE workbook ch. 5): page when the
-//!   1 h and 5 m burn rates both exceed the rate that spends 2 % of the budget in 1 h, or the
-//!   6 h and 30 m rates both exceed the rate that spends 5 % in 6 h; ticket when the 3 d and
-//!   6 h rates exceed the rate that spends 10 % in 3 d. Those rates scale with the window: for
-//!   30 days they are 14.4, 6 and 1.
+//! - **RatioTimeslices** (OpenSLO): SLI = the mean of the slices' good/total ratios, over the
+//!   slices with events; each slice weighs the same whatever its traffic. Burn rate over a
+//!   lookback = (1 − that mean over the lookback's slices) / budget.
+//! - **Raw ratios** (OpenSLO `raw`): the stored ratio's `Average` per slice is the slice's
+//!   ratio (of successes; 1 − it for `rawType: failure`), then as RatioTimeslices (or, with
+//!   Timeslices, a slice is good when that ratio meets `timeSliceTarget`).
+//! - **Alert conditions** ([`crate::policy`]): a burn-rate condition holds at a minute when the
+//!   burn rates over its lookback and its short window both pass `op threshold` and the lookback
+//!   has at least `minEvents` events (Timeslices: every slice counts); it fires once it has held
+//!   at every step of the last `alertAfter`. A threshold written for window W0 is scaled to an
+//!   SLO window W as threshold × W / W0: the same share of the budget in the same lookback. The
+//!   default policies page at 2 % of the budget in 1 h and 5 % in 6 h and open a ticket at 10 %
+//!   in 1 d and 10 % in 3 d: for 30 days the rates 14.4, 6, 3 and 1. A condition whose lookback
+//!   is longer than the SLO window does not apply.
 
 use serde::Serialize;
 
-use crate::duration::{DAY, HOUR, MINUTE, Span};
+use crate::duration::{DAY, HOUR, Span};
 
 /// Good and total events (or time slices) over some period.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -101,45 +110,7 @@ pub fn burn_threshold(fraction: f64, lookback: Span, window: Span) -> f64 {
     fraction * window.ratio(lookback)
 }
 
-/// A multi-window alert condition: both lookbacks above `threshold`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct AlertRule {
-    pub tier: Tier,
-    #[serde(serialize_with = "serialize_span")]
-    pub long: Span,
-    #[serde(serialize_with = "serialize_span")]
-    pub short: Span,
-    /// Share of the budget this rule catches being spent within `long`.
-    pub budget_fraction: f64,
-    pub threshold: f64,
-}
-
-fn serialize_span<S: serde::Serializer>(span: &Span, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(span)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
-    Ticket,
-    Page,
-}
-
-/// The workbook's three rules, scaled to `window`.
-pub fn alert_rules(window: Span) -> [AlertRule; 3] {
-    let rule = |tier, long, short, fraction| AlertRule {
-        tier,
-        long,
-        short,
-        budget_fraction: fraction,
-        threshold: burn_threshold(fraction, long, window),
-    };
-    [
-        rule(Tier::Page, HOUR, Span(5 * MINUTE.0), 0.02),
-        rule(Tier::Page, Span(6 * HOUR.0), Span(30 * MINUTE.0), 0.05),
-        rule(Tier::Ticket, Span(3 * DAY.0), Span(6 * HOUR.0), 0.10),
-    ]
-}
+pub use crate::policy::Severity as Tier;
 
 /// The lookbacks `slo report` shows burn rates for.
 pub const LOOKBACKS: [Span; 6] = [
@@ -150,26 +121,6 @@ pub const LOOKBACKS: [Span; 6] = [
     DAY,
     Span(3 * 86_400),
 ];
-
-/// The rules that apply to `window`: a rule looking back further than the window itself (the
-/// 3-day ticket rule of a 1-day window) does not.
-pub fn applicable_rules(window: Span) -> impl Iterator<Item = AlertRule> {
-    alert_rules(window)
-        .into_iter()
-        .filter(move |rule| rule.long <= window)
-}
-
-/// The highest tier whose rule holds, given `burn(lookback)` (`None` where a lookback has
-/// too few events to judge).
-pub fn firing(window: Span, burn: impl Fn(Span) -> Option<f64>) -> Option<Tier> {
-    applicable_rules(window)
-        .filter(|rule| {
-            let above = |span| burn(span).is_some_and(|b| b > rule.threshold);
-            above(rule.long) && above(rule.short)
-        })
-        .map(|rule| rule.tier)
-        .max()
-}
 
 /// How long until the whole window's budget is spent at `burn_rate`, with `consumed` of the
 /// budget of the `elapsed` part of the window already spent; `None` when it never is.
@@ -247,17 +198,13 @@ mod tests {
     fn sre_workbook_figures_for_99_9_over_30_days() {
         assert!(close(consumed_by(14.4, HOUR, THIRTY_DAYS), 0.02));
         assert!(close(consumed_by(6.0, Span(6 * 3600), THIRTY_DAYS), 0.05));
+        assert!(close(consumed_by(3.0, DAY, THIRTY_DAYS), 0.10));
         assert!(close(consumed_by(1.0, Span(3 * 86_400), THIRTY_DAYS), 0.10));
-        let rules = alert_rules(THIRTY_DAYS);
-        assert!(close(rules[0].threshold, 14.4));
-        assert!(close(rules[1].threshold, 6.0));
-        assert!(close(rules[2].threshold, 1.0));
-    }
-
-    #[test]
-    fn thresholds_scale_with_the_window() {
-        let rules = alert_rules(Span(28 * 86_400));
-        assert!(close(rules[0].threshold, 0.02 * 28.0 * 24.0));
+        assert!(close(burn_threshold(0.02, HOUR, THIRTY_DAYS), 14.4));
+        assert!(close(
+            burn_threshold(0.02, HOUR, Span(28 * 86_400)),
+            0.02 * 28.0 * 24.0
+        ));
     }
 
     #[test]
@@ -318,29 +265,6 @@ mod tests {
             projected_remaining(0.5, 0.5, Span(27 * 86_400), Span(28 * 86_400)),
             1.0 - 0.5 / 28.0 - 0.5 * 27.0 / 28.0
         ));
-    }
-
-    #[test]
-    fn firing_needs_both_lookbacks_above_the_threshold() {
-        let burn = |long: f64, short: f64| {
-            move |span: Span| {
-                Some(if span == HOUR {
-                    long
-                } else if span == Span(300) {
-                    short
-                } else {
-                    0.0
-                })
-            }
-        };
-        assert_eq!(firing(THIRTY_DAYS, burn(15.0, 20.0)), Some(Tier::Page));
-        // The incident is over: the 5-minute rate dropped.
-        assert_eq!(firing(THIRTY_DAYS, burn(15.0, 0.5)), None);
-        let ticket = |span: Span| Some(if span >= Span(6 * 3600) { 1.5 } else { 0.0 });
-        assert_eq!(firing(THIRTY_DAYS, ticket), Some(Tier::Ticket));
-        // Over a 1-day window the 3-day rule does not exist; the 6-hour page rule does.
-        assert_eq!(firing(DAY, ticket), None);
-        assert_eq!(firing(DAY, burn(0.5, 0.5)), Some(Tier::Page));
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! `slo report` output: a text table for terminals, Markdown for pull requests and chat, JSON
-//! for machines.
+//! `slo report` and `slo backtest` output: a text table for terminals, Markdown for pull
+//! requests and chat, JSON for machines.
 
 use std::fmt::Write;
 
+use crate::backtest::{Backtest, Firing, SloReplay};
+use crate::duration::Span;
 use crate::report::{ColdStartReport, EdgeComparison, Report, SloReport, Status};
 
 fn pct(value: Option<f64>) -> String {
@@ -241,6 +243,143 @@ pub fn markdown(report: &Report) -> String {
 
 pub fn json(report: &Report) -> String {
     let mut text = serde_json::to_string_pretty(report).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn firing_text(f: &Firing) -> String {
+    match f.end_ms {
+        Some(end) => format!(
+            "{} for {}",
+            timestamp(f.start_ms),
+            Span((end - f.start_ms) / 1_000)
+        ),
+        None => format!("{} (still firing)", timestamp(f.start_ms)),
+    }
+}
+
+/// At most this many firings are listed per line; the count says how many there were.
+const LISTED: usize = 5;
+
+fn firings_text(list: &[Firing]) -> String {
+    if list.is_empty() {
+        return "none".into();
+    }
+    let mut text: Vec<String> = list.iter().take(LISTED).map(firing_text).collect();
+    if list.len() > LISTED {
+        text.push(format!("… {} more", list.len() - LISTED));
+    }
+    format!("{}: {}", list.len(), text.join("; "))
+}
+
+/// Rows of (label, value) for one replayed SLO, shared by the text and Markdown renderings.
+fn backtest_rows(s: &SloReplay) -> Vec<(String, String)> {
+    let mut rows = vec![
+        ("target".to_owned(), pct(Some(s.target))),
+        ("window".to_owned(), s.window.clone()),
+    ];
+    if let Some(reason) = &s.no_data_reason {
+        rows.push(("replayed".into(), format!("no data: {reason}")));
+        return rows;
+    }
+    rows.push((
+        "events good / total".into(),
+        format!("{} / {}", num(s.events.good), num(s.events.total)),
+    ));
+    rows.push((
+        "pages".into(),
+        format!("{} ({:.1} per week)", firings_text(&s.pages), s.pages_per_week),
+    ));
+    rows.push((
+        "tickets".into(),
+        format!(
+            "{} ({:.1} per week)",
+            firings_text(&s.tickets),
+            s.tickets_per_week
+        ),
+    ));
+    for c in &s.conditions {
+        rows.push((
+            format!("{} ({} {}/{} > {})", c.policy, c.severity, c.lookback, c.short_window, c.threshold),
+            format!("fired {}; flaps {}", firings_text(&c.firings), c.flaps),
+        ));
+    }
+    for (i, incident) in s.incidents.iter().enumerate() {
+        let page = match (incident.minutes_to_page, incident.budget_spent_before_page) {
+            (Some(minutes), Some(spent)) => format!(
+                "paged after {minutes:.0} min, {:.2} % of the budget spent by then",
+                spent * 100.0
+            ),
+            _ => "no page".into(),
+        };
+        rows.push((
+            format!("incident {}", i + 1),
+            format!(
+                "{} to {}, spent {:.2} % of the budget; {page}",
+                timestamp(incident.start_ms),
+                timestamp(incident.end_ms),
+                incident.budget_spent * 100.0
+            ),
+        ));
+    }
+    if !s.never_fired.is_empty() {
+        rows.push(("never fired".into(), s.never_fired.join(", ")));
+    }
+    if !s.flapping.is_empty() {
+        rows.push(("flapping".into(), s.flapping.join(", ")));
+    }
+    rows
+}
+
+fn backtest_title(b: &Backtest) -> String {
+    format!(
+        "Backtest from {} to {}",
+        timestamp(b.from_ms),
+        timestamp(b.to_ms)
+    )
+}
+
+pub fn backtest_table(b: &Backtest) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", backtest_title(b));
+    for slo in &b.slos {
+        let rows = backtest_rows(slo);
+        let _ = writeln!(out, "\n{} ({})", slo.display_name, slo.name);
+        let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+        for (key, value) in rows {
+            let _ = writeln!(out, "  {key:<width$}  {value}");
+        }
+    }
+    out
+}
+
+pub fn backtest_markdown(b: &Backtest) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n", backtest_title(b));
+    let _ = writeln!(out, "| SLO | pages | tickets | incidents | incidents without a page |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for slo in &b.slos {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            slo.display_name,
+            slo.pages.len(),
+            slo.tickets.len(),
+            slo.incidents.len(),
+            slo.incidents.iter().filter(|i| i.first_page_ms.is_none()).count()
+        );
+    }
+    for slo in &b.slos {
+        let _ = writeln!(out, "\n## {}\n\n| | |\n|---|---|", slo.display_name);
+        for (key, value) in backtest_rows(slo) {
+            let _ = writeln!(out, "| {key} | {value} |");
+        }
+    }
+    out
+}
+
+pub fn backtest_json(b: &Backtest) -> String {
+    let mut text = serde_json::to_string_pretty(b).unwrap_or_default();
     text.push('\n');
     text
 }

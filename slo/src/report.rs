@@ -4,10 +4,11 @@
 use serde::Serialize;
 use telemetry::catalogue;
 
+use crate::backtest::{self, Series};
 use crate::duration::{HOUR, MINUTE, Span};
 use crate::math::{self, Events, LOOKBACKS, Tier};
 use crate::source::{Source, SourceError};
-use crate::spec::{BudgetingMethod, Measure, Query, Slo, Stat, Window};
+use crate::spec::{BudgetingMethod, Measure, Query, RawType, Slo, Stat, Window};
 
 /// What `slo report` shows for one SLO.
 #[derive(Debug, Clone, Serialize)]
@@ -210,20 +211,6 @@ fn events_per_period(
                 })
                 .collect())
         }
-        (Measure::Ratio { .. }, BudgetingMethod::Timeslices) => {
-            let slice_target = slo.time_slice.and_then(|(_, t)| t).unwrap_or(1.0);
-            let per_slice = events_per_period(&slo.as_occurrences(), source, start, end, period)?;
-            Ok(per_slice
-                .into_iter()
-                .map(|slice| match slice.ratio() {
-                    None => Events::default(),
-                    Some(ratio) => Events {
-                        good: if ratio >= slice_target { 1.0 } else { 0.0 },
-                        total: 1.0,
-                    },
-                })
-                .collect())
-        }
         (Measure::Threshold { metric, op, value }, BudgetingMethod::Timeslices) => {
             let values = source.fetch(std::slice::from_ref(metric), start, end, period)?;
             Ok(values[0]
@@ -237,6 +224,64 @@ fn events_per_period(
                 })
                 .collect())
         }
+        (_, BudgetingMethod::Timeslices) => {
+            let slice_target = slo.time_slice.and_then(|(_, t)| t).unwrap_or(1.0);
+            Ok(slice_ratios(slo, source, start, end, period)?
+                .into_iter()
+                .map(|ratio| match ratio {
+                    None => Events::default(),
+                    Some(ratio) => Events {
+                        good: if ratio >= slice_target { 1.0 } else { 0.0 },
+                        total: 1.0,
+                    },
+                })
+                .collect())
+        }
+        // Each slice with data weighs one event, its ratio the good part of it: sums over
+        // slices are then sums of ratios, and good / total their mean.
+        (_, BudgetingMethod::RatioTimeslices | BudgetingMethod::Occurrences) => {
+            Ok(slice_ratios(slo, source, start, end, period)?
+                .into_iter()
+                .map(|ratio| match ratio {
+                    None => Events::default(),
+                    Some(ratio) => Events {
+                        good: ratio.clamp(0.0, 1.0),
+                        total: 1.0,
+                    },
+                })
+                .collect())
+        }
+    }
+}
+
+/// The good ratio of each period, `None` without data.
+fn slice_ratios(
+    slo: &Slo,
+    source: &mut dyn Source,
+    start: i64,
+    end: i64,
+    period: Span,
+) -> Result<Vec<Option<f64>>, SourceError> {
+    match &slo.indicator {
+        Measure::Raw { metric, kind } => {
+            let values =
+                source.fetch(&[metric.with_stat(Stat::Average)], start, end, period)?;
+            Ok(values[0]
+                .iter()
+                .map(|v| {
+                    v.map(|v| match kind {
+                        RawType::Success => v,
+                        RawType::Failure => 1.0 - v,
+                    })
+                })
+                .collect())
+        }
+        _ => Ok(
+            events_per_period(&slo.as_occurrences(), source, start, end, period)?
+                .into_iter()
+                .map(Events::ratio)
+                .collect(),
+        ),
     }
 }
 
@@ -249,12 +294,62 @@ impl Slo {
     }
 }
 
-/// The period the window is read in: the time slice (Timeslices) or one minute.
-fn period(slo: &Slo) -> Span {
+/// The period the window is read in: the time slice (Timeslices, RatioTimeslices) or one
+/// minute.
+pub(crate) fn period(slo: &Slo) -> Span {
     match (slo.budgeting, slo.time_slice) {
-        (BudgetingMethod::Timeslices, Some((slice, _))) => slice,
+        (BudgetingMethod::Timeslices | BudgetingMethod::RatioTimeslices, Some((slice, _))) => {
+            slice
+        }
         _ => MINUTE,
     }
+}
+
+/// Why `source` has no data for `slo` at all, if it has none: the source cannot have the
+/// metric, or a dimension only Terraform knows was not given.
+fn no_data_reason(slo: &Slo, source: &dyn Source) -> Option<String> {
+    let queries = slo.indicator.queries();
+    queries
+        .iter()
+        .find_map(|query| source.unavailable(query))
+        .or_else(|| {
+            queries.iter().find_map(|query| {
+                query.unassigned().map(|name| {
+                    format!(
+                        "{name} is assigned by Terraform at deploy: give it with --dimension {name}=VALUE"
+                    )
+                })
+            })
+        })
+}
+
+/// The SLO's events per period over `[start, end)` (whole periods from `start`), or why there
+/// are none. With Timeslices a slice without events failed nothing and counts as good, once
+/// the stretch has any events at all.
+pub(crate) fn series(
+    slo: &Slo,
+    source: &mut dyn Source,
+    start: i64,
+    end: i64,
+    period: Span,
+) -> Result<Result<Series, String>, SourceError> {
+    if let Some(reason) = no_data_reason(slo, source) {
+        return Ok(Err(reason));
+    }
+    let mut events = events_per_period(slo, source, start, end, period)?;
+    if slo.budgeting == BudgetingMethod::Timeslices && events.iter().any(|s| s.total > 0.0) {
+        for slice in events.iter_mut().filter(|s| s.total == 0.0) {
+            *slice = Events {
+                good: 1.0,
+                total: 1.0,
+            };
+        }
+    }
+    Ok(Ok(Series {
+        start_ms: start,
+        period,
+        events,
+    }))
 }
 
 /// Evaluates one SLO.
@@ -272,22 +367,27 @@ pub fn evaluate(
             start.time_zone().iana_name().unwrap_or("fixed offset")
         ),
     };
-    // A source that cannot have the metric at all says so first; then a dimension only
-    // Terraform knows, which was not given.
-    let queries = slo.indicator.queries();
-    let no_data = queries
+    let period = period(slo);
+    let alert_window = options.window.unwrap_or(slo.window.length());
+    // Burn rates look back up to 3 days (the policies maybe further), also past the start of
+    // a calendar window.
+    let longest = LOOKBACKS
         .iter()
-        .find_map(|query| source.unavailable(query))
-        .or_else(|| {
-            queries.iter().find_map(|query| {
-                query.unassigned().map(|name| {
-                    format!(
-                        "{name} is assigned by Terraform at deploy: give it with --dimension {name}=VALUE"
-                    )
-                })
-            })
-        });
-    if let Some(reason) = no_data {
+        .copied()
+        .chain(
+            backtest::applicable(slo, alert_window)
+                .map(|p| Span(p.condition.lookback.seconds() + p.condition.alert_after.seconds())),
+        )
+        .map(Span::millis)
+        .max()
+        .unwrap_or(0);
+    let fetch_start = start.min(end - longest);
+    // Whole periods, ending at `end`.
+    let span = end - fetch_start;
+    let fetch_start = end - (span + period.millis() - 1) / period.millis() * period.millis();
+    let series = match series(slo, source, fetch_start, end, period)? {
+        Ok(series) => series,
+        Err(reason) => {
         // Never 100 % or 0 %: nothing was measured, so nothing is judged.
         return Ok(SloReport {
             name: slo.name.clone(),
@@ -313,30 +413,10 @@ pub fn evaluate(
             projected_remaining: None,
             burn_down: Vec::new(),
         });
-    }
-    let period = period(slo);
-    // Burn rates look back up to 3 days, also past the start of a calendar window.
-    let longest = LOOKBACKS.iter().map(|s| s.millis()).max().unwrap_or(0);
-    let fetch_start = start.min(end - longest);
-    // Whole periods, ending at `end`.
-    let span = end - fetch_start;
-    let fetch_start = end - (span + period.millis() - 1) / period.millis() * period.millis();
-    let mut periods = events_per_period(slo, source, fetch_start, end, period)?;
-    let window_skip = usize::try_from((start - fetch_start).max(0) / period.millis()).unwrap_or(0);
-    if slo.budgeting == BudgetingMethod::Timeslices
-        && periods
-            .get(window_skip..)
-            .is_some_and(|slices| slices.iter().any(|s| s.total > 0.0))
-    {
-        // OpenSLO's Timeslices SLI is good slices over all slices of the window; a slice
-        // without events failed nothing. A window without any events stays undefined.
-        for slice in periods.iter_mut().filter(|s| s.total == 0.0) {
-            *slice = Events {
-                good: 1.0,
-                total: 1.0,
-            };
         }
-    }
+    };
+    let periods = &series.events;
+    let window_skip = usize::try_from((start - fetch_start).max(0) / period.millis()).unwrap_or(0);
     let sum_since = |since: i64| -> Events {
         let skip = usize::try_from((since - fetch_start).max(0) / period.millis()).unwrap_or(0);
         periods.iter().skip(skip).copied().sum()
@@ -359,18 +439,10 @@ pub fn evaluate(
             rate: burn(*lookback),
         })
         .collect();
-    // A lookback with fewer events than the report judges at all cannot fire an alert: two
-    // requests and one error in the last 5 minutes are no page. (A time slice is judged on
-    // its own; every slice counts.)
-    // The generated alarms' thresholds: scaled to the nominal window length (a calendar
-    // month counts 30 days whatever month it is).
-    let alert_window = options.window.unwrap_or(slo.window.length());
-    let firing = math::firing(alert_window, |lookback: Span| {
-        let events = sum_since(end - lookback.millis());
-        (slo.budgeting == BudgetingMethod::Timeslices || events.total >= options.min_events)
-            .then(|| events.burn_rate(budget_fraction))
-            .flatten()
-    });
+    // The policies as the alarms and the backtest evaluate them, at the last minute; the
+    // thresholds scale to the nominal window length (a calendar month counts 30 days
+    // whatever month it is).
+    let firing = backtest::firing_at_end(slo, &series, alert_window);
     let current = burn(HOUR);
     // A rolling window has always elapsed whole and is projected a whole window ahead; a
     // calendar window has elapsed up to now and is projected to its end.
@@ -427,14 +499,7 @@ fn endpoint_of(slos: &[Slo]) -> Option<String> {
 /// The first value of dimension `name` in the specs' queries.
 pub(crate) fn dimension_of(slos: &[Slo], name: &str) -> Option<String> {
     slos.iter().find_map(|slo| {
-        let queries: Vec<&Query> = match &slo.indicator {
-            Measure::Ratio { good, bad, total } => [good.as_ref(), bad.as_ref(), Some(total)]
-                .into_iter()
-                .flatten()
-                .collect(),
-            Measure::Threshold { metric, .. } => vec![metric],
-        };
-        queries.into_iter().find_map(|q| {
+        slo.indicator.queries().into_iter().find_map(|q| {
             q.dimensions
                 .iter()
                 .find(|(k, _)| k == name)
@@ -638,10 +703,7 @@ pub fn report(
     // The services' namespace, not AWS's (the edge SLOs read API Gateway's).
     let namespace = slos
         .iter()
-        .map(|slo| match &slo.indicator {
-            Measure::Ratio { total, .. } => total.namespace.clone(),
-            Measure::Threshold { metric, .. } => metric.namespace.clone(),
-        })
+        .filter_map(|slo| slo.indicator.queries().last().map(|q| q.namespace.clone()))
         .find(|namespace| !namespace.starts_with("AWS/"))
         .unwrap_or_else(|| catalogue::DEFAULT_NAMESPACE.to_owned());
     let (cold_start, cold_start_unavailable) = match cold_start(slos, source, options, &namespace) {
@@ -662,7 +724,7 @@ pub fn report(
 mod tests {
     use super::*;
     use crate::spec::CalendarPeriod;
-    use crate::spec::tests::zoned;
+    use crate::calendar::tests::zoned;
 
     fn monthly(zone: &str) -> Slo {
         let query = Query {
@@ -676,11 +738,14 @@ mod tests {
             display_name: "Monthly".into(),
             rationale: None,
             file: "monthly.yaml".into(),
+            service: "s".into(),
             indicator: Measure::Ratio {
                 good: Some(query.clone()),
                 bad: None,
                 total: query,
             },
+            connection: crate::spec::Connection::default(),
+            policies: Vec::new(),
             window: Window::Calendar {
                 period: CalendarPeriod::parse("1M").unwrap(),
                 start: zoned("2026-01-01 00:00:00", zone),

@@ -46,6 +46,11 @@ pub trait Source {
     fn unavailable(&self, _query: &Query) -> Option<String> {
         None
     }
+
+    /// The earliest and latest instants (epoch ms) the source holds data for, when it knows.
+    fn extent(&self) -> Option<(i64, i64)> {
+        None
+    }
 }
 
 /// One EMF value list: a metric of one record under one of its dimension sets.
@@ -258,6 +263,10 @@ impl Source for EmfLogs {
                     .collect()
             })
             .collect())
+    }
+
+    fn extent(&self) -> Option<(i64, i64)> {
+        self.first_ms.zip(self.last_ms)
     }
 
     fn unavailable(&self, query: &Query) -> Option<String> {

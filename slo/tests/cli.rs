@@ -240,17 +240,23 @@ fn the_chart_draws_one_burn_down_panel_per_slo() {
 #[test]
 fn the_project_specs_are_valid() {
     let specs = project_specs();
-    let out = slo(&["validate", "--spec", specs.to_str().unwrap()]);
+    let catalogue = catalogue_json();
+    let out = slo(&[
+        "validate",
+        "--spec",
+        specs.to_str().unwrap(),
+        "--catalogue",
+        &catalogue,
+    ]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert!(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .contains("7 SLOs valid")
-    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("7 SLOs valid"), "{stdout}");
+    assert!(stdout.contains("also valid: 1 Service"), "{stdout}");
 }
 
 #[test]
 fn a_broken_spec_lists_every_problem_with_file_and_field_and_exits_1() {
+    let catalogue = catalogue_json();
     let dir = temp_dir("broken");
     let spec = dir.join("broken.yaml");
     let text = std::fs::read_to_string(project_specs().join("availability.yaml"))
@@ -258,7 +264,7 @@ fn a_broken_spec_lists_every_problem_with_file_and_field_and_exits_1() {
         .replace("metricName: ServerErrors", "metricName: ServerErrorz")
         .replace("target: 0.995", "target: 1.5");
     std::fs::write(&spec, text).unwrap();
-    let out = slo(&["validate", "--spec", spec.to_str().unwrap()]);
+    let out = slo(&["validate", "--spec", spec.to_str().unwrap(), "--catalogue", &catalogue]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     let file = spec.display().to_string();
@@ -269,7 +275,7 @@ fn a_broken_spec_lists_every_problem_with_file_and_field_and_exits_1() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("spec.objectives[0].target: 1.5: must be between 0 and 1"),
+        stderr.contains("spec.objectives[0].target: 1.5: must be in [0, 1)"),
         "{stderr}"
     );
     assert!(stderr.contains("2 problem(s)"), "{stderr}");
@@ -282,7 +288,7 @@ fn a_broken_spec_lists_every_problem_with_file_and_field_and_exits_1() {
             "value: warm\n              - name: Model\n                value: x",
         );
     std::fs::write(&spec, text).unwrap();
-    let out = slo(&["validate", "--spec", spec.to_str().unwrap()]);
+    let out = slo(&["validate", "--spec", spec.to_str().unwrap(), "--catalogue", &catalogue]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8(out.stderr)
@@ -311,7 +317,7 @@ fn a_broken_spec_lists_every_problem_with_file_and_field_and_exits_1() {
         format!("{availability}\n---\n{model_errors}\n---\n{cold_start}\n---\n{latency}"),
     )
     .unwrap();
-    let out = slo(&["validate", "--spec", spec.to_str().unwrap()]);
+    let out = slo(&["validate", "--spec", spec.to_str().unwrap(), "--catalogue", &catalogue]);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -326,7 +332,7 @@ fn a_broken_spec_lists_every_problem_with_file_and_field_and_exits_1() {
     );
     assert!(
         stderr.contains(
-            "proxy-latency: Latency namespace: \"Other\": every SLO must read the one namespace"
+            "proxy-latency: spec.indicator.spec.thresholdMetric.metricSource.spec.namespace: \"Other\": every SLO must read the one namespace"
         ),
         "{stderr}"
     );
@@ -343,7 +349,7 @@ fn a_broken_spec_lists_every_problem_with_file_and_field_and_exits_1() {
 
     // Not YAML at all fails the check, with the line; a report over it is an error, exit 2.
     std::fs::write(&spec, "apiVersion: [").unwrap();
-    let out = slo(&["validate", "--spec", spec.to_str().unwrap()]);
+    let out = slo(&["validate", "--spec", spec.to_str().unwrap(), "--catalogue", &catalogue]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8(out.stderr).unwrap().contains("not YAML"));
     let out = slo(&[

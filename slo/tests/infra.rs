@@ -351,15 +351,7 @@ fn terraform_names_what_the_specs_and_the_catalogue_measure() {
     let slos = slo::spec::load(&[project_specs()]).unwrap();
     let dimension = |name: &str| {
         slos.iter()
-            .flat_map(|s| match &s.indicator {
-                slo::spec::Measure::Ratio { good, bad, total } => {
-                    [good.clone(), bad.clone(), Some(total.clone())]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                }
-                slo::spec::Measure::Threshold { metric, .. } => vec![metric.clone()],
-            })
+            .flat_map(|s| s.indicator.queries().into_iter().cloned().collect::<Vec<_>>())
             .flat_map(|q| q.dimensions)
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v)
@@ -1151,8 +1143,8 @@ fn edge_slo_alarms_read_api_gateway_for_the_api_and_stage_terraform_deploys() {
                 }
             }
         }
-        // 6 lookbacks, 2 metrics each.
-        assert_eq!(read, 12, "{}", slo.name);
+        // 4 policies of 2 lookbacks each, 2 metrics each.
+        assert_eq!(read, 16, "{}", slo.name);
     }
     let latency = alarms()
         .into_iter()

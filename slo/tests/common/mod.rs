@@ -18,6 +18,15 @@ pub fn project_specs() -> PathBuf {
 }
 
 /// Runs the built `slo` binary.
+/// The project's metric catalogue, which `slo validate --catalogue` lints the specs against.
+#[allow(dead_code)]
+pub fn catalogue_json() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../telemetry/catalogue.json")
+        .display()
+        .to_string()
+}
+
 pub fn slo(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_slo"))
         .args(args)

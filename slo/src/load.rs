@@ -1,0 +1,1213 @@
+//! Loading OpenSLO files into checked SLOs: every document of every file is read
+//! ([`crate::openslo`]), checked against the specification's rules ([`crate::rules`]), and
+//! its references (`indicatorRef`, `metricSourceRef`, `alertPolicyRef`, `conditionRef`,
+//! `targetRef`, `spec.service`) resolved across all the files given. Every problem is
+//! reported with its file, document and field path, not just the first.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::calendar::{CalendarPeriod, CalendarUnit};
+use crate::duration::Span;
+use crate::lint::Catalogue;
+use crate::openslo::{
+    self, AlertConditionSpec, AlertNotificationTargetSpec, AlertPolicySpec, Body,
+    BudgetingMethod, CloudWatchMetric, DataSourceSpec, Document, Item, Kind, Metadata,
+    MetricSpec, SliSpec, SloSpec, TimeWindow,
+};
+use crate::policy::{self, ANNOTATION_PREFIX, Condition, Policy, Severity, Target};
+use crate::rules;
+use crate::spec::{
+    Connection, Measure, Op, PROXY_VIEW, Problem, Query, Slo, Stat, Window, spec_files,
+};
+
+/// The type name of CloudWatch metric sources.
+pub const CLOUDWATCH: &str = "CloudWatch";
+
+/// What loading may also check.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Options<'a> {
+    /// Lint every metric against this catalogue (`slo validate --catalogue`).
+    pub catalogue: Option<&'a Catalogue>,
+    /// Files whose documents replace those of the same kind and name (`slo backtest
+    /// --policies`: a proposed policy, tried without editing the specs).
+    pub overrides: &'a [PathBuf],
+}
+
+/// A valid SLO that `slo report` and `generate` do not evaluate, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unevaluated {
+    pub slo: String,
+    pub file: PathBuf,
+    pub reason: String,
+}
+
+/// Everything the files hold, checked.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub slos: Vec<Slo>,
+    pub unevaluated: Vec<Unevaluated>,
+    /// Documents read per kind (the built-in default policies not counted).
+    pub documents: BTreeMap<Kind, usize>,
+}
+
+/// Loads and checks every document under `paths`.
+pub fn load(paths: &[PathBuf]) -> Result<Vec<Slo>, Vec<Problem>> {
+    load_with(paths, Options::default()).map(|loaded| loaded.slos)
+}
+
+/// The documents of every file under `paths`, and the problems reading them.
+fn read_all(paths: &[PathBuf]) -> (Vec<Document>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let mut documents = Vec::new();
+    for path in paths {
+        let files = match spec_files(path) {
+            Ok(files) => files,
+            Err(e) => {
+                problems.push(unreadable(path, &e, true));
+                continue;
+            }
+        };
+        for file in files {
+            match std::fs::read_to_string(&file) {
+                Ok(text) => {
+                    let (mut found, mut wrong) = openslo::parse_file(&file, &text);
+                    documents.append(&mut found);
+                    problems.append(&mut wrong);
+                }
+                // Bytes that are not UTF-8 are a broken spec, not a missing one.
+                Err(e) => problems.push(unreadable(
+                    &file,
+                    &e,
+                    e.kind() != std::io::ErrorKind::InvalidData,
+                )),
+            }
+        }
+    }
+    (documents, problems)
+}
+
+/// Loads and checks every document under `paths`, with the checks `options` add.
+pub fn load_with(paths: &[PathBuf], options: Options<'_>) -> Result<Loaded, Vec<Problem>> {
+    let (mut documents, mut problems) = read_all(paths);
+    let (replacements, mut wrong) = read_all(options.overrides);
+    problems.append(&mut wrong);
+    documents.retain(|d| {
+        !replacements
+            .iter()
+            .any(|r| r.kind == d.kind && r.metadata.name == d.metadata.name)
+    });
+    documents.extend(replacements);
+    let mut counts = BTreeMap::new();
+    for document in &documents {
+        *counts.entry(document.kind).or_insert(0) += 1;
+    }
+    // The built-in policies, unless the files replace them (same kind and name).
+    let (defaults, default_problems) =
+        openslo::parse_file(Path::new(policy::DEFAULT_FILE), policy::DEFAULT_DOCUMENTS);
+    debug_assert!(default_problems.is_empty(), "{default_problems:?}");
+    let builtin: Vec<Document> = defaults
+        .into_iter()
+        .filter(|d| {
+            !documents
+                .iter()
+                .any(|u| u.kind == d.kind && u.metadata.name == d.metadata.name)
+        })
+        .collect();
+    let builtin_policy_names = openslo::parse_file(
+        Path::new(policy::DEFAULT_FILE),
+        policy::DEFAULT_DOCUMENTS,
+    )
+    .0
+    .into_iter()
+    .filter(|d| d.kind == Kind::AlertPolicy)
+    .map(|d| d.metadata.name)
+    .collect::<Vec<_>>();
+    documents.extend(builtin);
+
+    let mut resolver = Resolver {
+        index: HashMap::new(),
+        problems,
+        conditions: HashMap::new(),
+        targets: HashMap::new(),
+        policies: HashMap::new(),
+        sources: HashMap::new(),
+        slis: HashMap::new(),
+        services: BTreeSet::new(),
+        indicators: Vec::new(),
+    };
+    for document in &documents {
+        general_rules(&mut resolver.problems, document);
+    }
+    for document in &documents {
+        let key = (document.kind, document.metadata.name.clone());
+        if let Some(first) = resolver.index.get(&key) {
+            let first: &Document = first;
+            resolver.problems.push(at(
+                document,
+                "metadata.name",
+                format!(
+                    "another {} is named {:?} ({})",
+                    document.kind,
+                    document.metadata.name,
+                    first.file.display()
+                ),
+            ));
+        } else {
+            resolver.index.insert(key, document);
+        }
+    }
+    let mut slos = Vec::new();
+    let mut unevaluated = Vec::new();
+    // Standalone documents first, each checked once; SLOs then use what resolved.
+    for kind in [
+        Kind::Service,
+        Kind::AlertCondition,
+        Kind::AlertNotificationTarget,
+        Kind::AlertPolicy,
+        Kind::DataSource,
+        Kind::Sli,
+        Kind::Slo,
+    ] {
+        for document in documents.iter().filter(|d| d.kind == kind) {
+            resolver.standalone(document, &builtin_policy_names, &mut slos, &mut unevaluated);
+        }
+    }
+    let mut problems = resolver.problems;
+    cross_checks(&slos, &mut problems);
+    if let Some(catalogue) = options.catalogue {
+        problems.extend(crate::lint::check(&resolver.indicators, catalogue));
+    }
+    if counts.get(&Kind::Slo).copied().unwrap_or(0) == 0 && problems.is_empty() {
+        problems.push(Problem {
+            unreadable: false,
+            file: paths.first().cloned().unwrap_or_default(),
+            field: "-".into(),
+            message: "no SLO documents found".into(),
+        });
+    }
+    if problems.is_empty() {
+        Ok(Loaded {
+            slos,
+            unevaluated,
+            documents: counts,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+fn unreadable(path: &Path, error: &std::io::Error, unreadable: bool) -> Problem {
+    Problem {
+        file: path.to_path_buf(),
+        unreadable,
+        field: "-".into(),
+        message: format!("cannot read: {error}"),
+    }
+}
+
+fn at(document: &Document, field: &str, message: impl Into<String>) -> Problem {
+    Problem {
+        file: document.file.clone(),
+        unreadable: false,
+        field: format!("{}: {field}", document.label),
+        message: message.into(),
+    }
+}
+
+/// Names, labels, annotations and descriptions, for a document's metadata at `prefix`.
+fn metadata_rules(out: &mut Vec<Problem>, document: &Document, metadata: &Metadata, prefix: &str) {
+    if let Err(e) = rules::name(&metadata.name) {
+        out.push(at(document, &format!("{prefix}.name"), e));
+    }
+    for key in metadata.labels.keys() {
+        if let Err(e) = rules::label_key(key) {
+            out.push(at(document, &format!("{prefix}.labels"), e));
+        }
+    }
+    for key in metadata.annotations.keys() {
+        if let Err(e) = rules::annotation_key(key) {
+            out.push(at(document, &format!("{prefix}.annotations"), e));
+        }
+    }
+}
+
+fn description_rule(out: &mut Vec<Problem>, document: &Document, text: Option<&String>, field: &str) {
+    if let Some(text) = text
+        && let Err(e) = rules::description(text)
+    {
+        out.push(at(document, field, e));
+    }
+}
+
+fn general_rules(out: &mut Vec<Problem>, document: &Document) {
+    metadata_rules(out, document, &document.metadata, "metadata");
+    let description = match &document.body {
+        Body::Slo(spec) => spec.description.as_ref(),
+        Body::Sli(spec) => spec.description.as_ref(),
+        Body::DataSource(spec) => spec.description.as_ref(),
+        Body::Service(spec) => spec.description.as_ref(),
+        Body::AlertPolicy(spec) => spec.description.as_ref(),
+        Body::AlertCondition(spec) => spec.description.as_ref(),
+        Body::AlertNotificationTarget(spec) => spec.description.as_ref(),
+    };
+    description_rule(out, document, description, "spec.description");
+}
+
+/// What an SLI reads, before an objective gives a threshold its `op` and `value`.
+#[derive(Debug, Clone)]
+enum Indicator {
+    Ratio {
+        good: Option<Query>,
+        bad: Option<Query>,
+        total: Query,
+    },
+    Threshold(Query),
+    Raw(Query, openslo::RawType),
+}
+
+#[derive(Debug, Clone)]
+struct ResolvedSli {
+    indicator: Indicator,
+    connection: Connection,
+}
+
+/// Why an SLI cannot be used: it is invalid (already reported), or valid but not evaluated.
+#[derive(Debug, Clone)]
+enum Unusable {
+    Invalid,
+    NotEvaluated(String),
+}
+
+type Key = (Kind, String);
+
+struct Resolver<'d> {
+    index: HashMap<Key, &'d Document>,
+    problems: Vec<Problem>,
+    conditions: HashMap<String, Option<Condition>>,
+    targets: HashMap<String, Option<Target>>,
+    policies: HashMap<String, Option<Policy>>,
+    sources: HashMap<String, Option<(String, Connection)>>,
+    slis: HashMap<String, Result<ResolvedSli, Unusable>>,
+    services: BTreeSet<String>,
+    /// Every indicator resolved, for the catalogue lint (also those of SLOs with other
+    /// problems, so all are reported at once).
+    indicators: Vec<crate::lint::Indicator>,
+}
+
+impl<'d> Resolver<'d> {
+    fn push(&mut self, document: &Document, field: &str, message: impl Into<String>) {
+        self.problems.push(at(document, field, message));
+    }
+
+    /// Looks up `name` of `kind` for a reference at `field` of `document`; a name that
+    /// exists only as another kind says which.
+    fn lookup(&mut self, document: &Document, field: &str, kind: Kind, name: &str) -> Option<&'d Document> {
+        if let Some(found) = self.index.get(&(kind, name.to_owned())) {
+            return Some(found);
+        }
+        let other = Kind::ALL
+            .into_iter()
+            .find_map(|k| self.index.get(&(k, name.to_owned())).copied());
+        let message = match other {
+            Some(other) => format!(
+                "{name:?} is a {} ({}), not a {kind}",
+                other.kind,
+                other.file.display()
+            ),
+            None => format!("{name:?}: no {kind} of that name in the files given"),
+        };
+        self.push(document, field, message);
+        None
+    }
+
+    fn standalone(
+        &mut self,
+        document: &'d Document,
+        builtin_policies: &[String],
+        slos: &mut Vec<Slo>,
+        unevaluated: &mut Vec<Unevaluated>,
+    ) {
+        let name = document.metadata.name.clone();
+        match &document.body {
+            Body::Service(_) => {
+                self.services.insert(name);
+            }
+            Body::AlertCondition(spec) => {
+                let condition = self.condition(document, &document.metadata, spec, "spec", "metadata");
+                self.conditions.insert(name, condition);
+            }
+            Body::AlertNotificationTarget(spec) => {
+                let target = self.target(document, &document.metadata, spec, "spec");
+                self.targets.insert(name, target);
+            }
+            Body::AlertPolicy(spec) => {
+                let policy = self.policy(document, &document.metadata, spec, "spec");
+                self.policies.insert(name, policy);
+            }
+            Body::DataSource(spec) => {
+                let source = self.data_source(document, spec);
+                self.sources.insert(name, source);
+            }
+            Body::Sli(spec) => {
+                let sli = self.sli(document, spec, "spec");
+                self.slis.insert(name, sli);
+            }
+            Body::Slo(spec) => self.slo(document, spec, builtin_policies, slos, unevaluated),
+        }
+    }
+
+    fn condition(
+        &mut self,
+        document: &Document,
+        metadata: &Metadata,
+        spec: &AlertConditionSpec,
+        prefix: &str,
+        metadata_prefix: &str,
+    ) -> Option<Condition> {
+        let before = self.problems.len();
+        let severity = Severity::parse(&spec.severity)
+            .map_err(|e| self.push(document, &format!("{prefix}.severity"), e))
+            .ok();
+        let c = &spec.condition;
+        let field = |name: &str| format!("{prefix}.condition.{name}");
+        if let Some(kind) = &c.kind
+            && kind != "burnrate"
+        {
+            self.push(document, &field("kind"), format!("{kind:?}: the specification's one kind is burnrate"));
+        }
+        if !(c.threshold.is_finite() && c.threshold > 0.0) {
+            self.push(document, &field("threshold"), format!("{}: a burn rate above 0", c.threshold));
+        }
+        let lookback = rules::fixed_duration(&c.lookback_window)
+            .map_err(|e| self.push(document, &field("lookbackWindow"), e))
+            .ok();
+        let alert_after = match c.alert_after.as_deref() {
+            None => Some(Span(0)),
+            // The specification's default, 0m, is the one duration that is not positive.
+            Some(text) if matches!(text, "0m" | "0h" | "0d" | "0w") => Some(Span(0)),
+            Some(text) => rules::fixed_duration(text)
+                .map_err(|e| self.push(document, &field("alertAfter"), e))
+                .ok(),
+        };
+        let annotation = |key: &str| metadata.annotations.get(&format!("{ANNOTATION_PREFIX}{key}"));
+        let annotations_at = format!("{metadata_prefix}.annotations.{ANNOTATION_PREFIX}");
+        for key in metadata.annotations.keys() {
+            if let Some(rest) = key.strip_prefix(ANNOTATION_PREFIX)
+                && !matches!(rest, "shortWindow" | "thresholdWindow" | "minEvents")
+            {
+                self.push(
+                    document,
+                    &format!("{metadata_prefix}.annotations.{key}"),
+                    "unknown: this tool reads shortWindow, thresholdWindow and minEvents",
+                );
+            }
+        }
+        let short = match (annotation("shortWindow"), lookback) {
+            (Some(text), Some(lookback)) => match rules::fixed_duration(text) {
+                Ok(short) if short <= lookback => Some(short),
+                Ok(_) => {
+                    self.push(document, &format!("{annotations_at}shortWindow"), format!("{text}: at most the lookbackWindow"));
+                    None
+                }
+                Err(e) => {
+                    self.push(document, &format!("{annotations_at}shortWindow"), e);
+                    None
+                }
+            },
+            // A twelfth of the lookback, in whole minutes (CloudWatch's finest period).
+            (None, Some(lookback)) => Some(Span(((lookback.seconds() / 12 + 59) / 60).max(1) * 60)),
+            (_, None) => None,
+        };
+        let threshold_window = match annotation("thresholdWindow") {
+            None => Some(None),
+            Some(text) => rules::fixed_duration(text)
+                .map(Some)
+                .map_err(|e| self.push(document, &format!("{annotations_at}thresholdWindow"), e))
+                .ok(),
+        };
+        let min_events = match annotation("minEvents") {
+            None => Some(10.0),
+            Some(text) => match text.parse::<f64>() {
+                Ok(n) if n.is_finite() && n >= 0.0 => Some(n),
+                _ => {
+                    self.push(document, &format!("{annotations_at}minEvents"), format!("{text:?}: a number of events, 0 or more"));
+                    None
+                }
+            },
+        };
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(Condition {
+            name: metadata.name.clone(),
+            severity: severity?,
+            op: c.op.unwrap_or(Op::Gt),
+            threshold: c.threshold,
+            threshold_window: threshold_window?,
+            lookback: lookback?,
+            short: short?,
+            alert_after: alert_after?,
+            min_events: min_events?,
+        })
+    }
+
+    fn target(
+        &mut self,
+        document: &Document,
+        metadata: &Metadata,
+        spec: &AlertNotificationTargetSpec,
+        prefix: &str,
+    ) -> Option<Target> {
+        if spec.target.trim().is_empty() {
+            self.push(document, &format!("{prefix}.target"), "required: where notifications go");
+            return None;
+        }
+        Some(Target {
+            name: metadata.name.clone(),
+            target: spec.target.clone(),
+        })
+    }
+
+    fn policy(
+        &mut self,
+        document: &Document,
+        metadata: &Metadata,
+        spec: &AlertPolicySpec,
+        prefix: &str,
+    ) -> Option<Policy> {
+        let before = self.problems.len();
+        let mut condition = None;
+        match spec.conditions.as_slice() {
+            [one] => {
+                let field = format!("{prefix}.conditions[0]");
+                match openslo::item::<AlertConditionSpec>(one, &field, "conditionRef", Kind::AlertCondition) {
+                    Err((field, message)) => self.push(document, &field, message),
+                    Ok(Item::Ref(name)) => {
+                        if self
+                            .lookup(document, &format!("{field}.conditionRef"), Kind::AlertCondition, &name)
+                            .is_some()
+                        {
+                            condition = self.conditions.get(&name).cloned().flatten();
+                        }
+                    }
+                    Ok(Item::Inline { metadata, spec }) => {
+                        let meta_at = format!("{field}.metadata");
+                        metadata_rules(&mut self.problems, document, &metadata, &meta_at);
+                        description_rule(&mut self.problems, document, spec.description.as_ref(), &format!("{field}.spec.description"));
+                        condition = self.condition(document, &metadata, &spec, &format!("{field}.spec"), &meta_at);
+                    }
+                }
+            }
+            [] => self.push(document, &format!("{prefix}.conditions"), "required: one AlertCondition"),
+            _ => self.push(
+                document,
+                &format!("{prefix}.conditions"),
+                format!(
+                    "{} conditions: the specification allows one per policy; give each its own policy (policies of one severity alert together)",
+                    spec.conditions.len()
+                ),
+            ),
+        }
+        let mut targets = Vec::new();
+        if spec.notification_targets.is_empty() {
+            self.push(document, &format!("{prefix}.notificationTargets"), "required: at least one AlertNotificationTarget");
+        }
+        for (i, value) in spec.notification_targets.iter().enumerate() {
+            let field = format!("{prefix}.notificationTargets[{i}]");
+            match openslo::item::<AlertNotificationTargetSpec>(value, &field, "targetRef", Kind::AlertNotificationTarget) {
+                Err((field, message)) => self.push(document, &field, message),
+                Ok(Item::Ref(name)) => {
+                    if self
+                        .lookup(document, &format!("{field}.targetRef"), Kind::AlertNotificationTarget, &name)
+                        .is_some()
+                        && let Some(Some(target)) = self.targets.get(&name)
+                    {
+                        targets.push(target.clone());
+                    }
+                }
+                Ok(Item::Inline { metadata, spec }) => {
+                    metadata_rules(&mut self.problems, document, &metadata, &format!("{field}.metadata"));
+                    description_rule(&mut self.problems, document, spec.description.as_ref(), &format!("{field}.spec.description"));
+                    if let Some(target) = self.target(document, &metadata, &spec, &format!("{field}.spec")) {
+                        targets.push(target);
+                    }
+                }
+            }
+        }
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(Policy {
+            name: metadata.name.clone(),
+            display_name: metadata.display_name.clone().unwrap_or_else(|| metadata.name.clone()),
+            condition: condition?,
+            targets,
+            when_breaching: spec.alert_when_breaching,
+            when_resolved: spec.alert_when_resolved,
+            when_no_data: spec.alert_when_no_data,
+        })
+    }
+
+    fn data_source(&mut self, document: &Document, spec: &DataSourceSpec) -> Option<(String, Connection)> {
+        if spec.kind.trim().is_empty() {
+            self.push(document, "spec.type", "required: the source's type, e.g. CloudWatch");
+            return None;
+        }
+        if spec.kind != CLOUDWATCH {
+            return Some((spec.kind.clone(), Connection::default()));
+        }
+        let details = match &spec.connection_details {
+            Value::Null => serde_json::Map::new(),
+            Value::Object(map) => map.clone(),
+            _ => {
+                self.push(document, "spec.connectionDetails", "a mapping (region, accountId, roleArn)");
+                return None;
+            }
+        };
+        let mut connection = Connection::default();
+        let mut ok = true;
+        for (key, value) in &details {
+            let field = format!("spec.connectionDetails.{key}");
+            let Some(text) = value.as_str().filter(|t| !t.is_empty()) else {
+                self.push(document, &field, "a non-empty string");
+                ok = false;
+                continue;
+            };
+            match key.as_str() {
+                "region" => connection.region = Some(text.to_owned()),
+                "accountId" => connection.account_id = Some(text.to_owned()),
+                "roleArn" => connection.role_arn = Some(text.to_owned()),
+                "accessKeyID" | "secretAccessKey" => {
+                    // Never echo the value.
+                    self.push(
+                        document,
+                        &field,
+                        "keys do not belong in spec files: slo reads credentials from the AWS environment (profile, SSO, instance role); give roleArn to read through another account's role",
+                    );
+                    ok = false;
+                }
+                _ => {
+                    self.push(document, &field, "unknown: a CloudWatch source takes region, accountId and roleArn");
+                    ok = false;
+                }
+            }
+        }
+        ok.then(|| (spec.kind.clone(), connection))
+    }
+
+    /// A metric source at `field` (e.g. `spec.ratioMetric.good`): its type, from the
+    /// source itself or the `DataSource` it refers to, and the CloudWatch query.
+    fn metric(
+        &mut self,
+        document: &Document,
+        field: &str,
+        metric: &MetricSpec,
+        connection: &mut Connection,
+    ) -> Result<Query, Unusable> {
+        let source = &metric.metric_source;
+        let at = format!("{field}.metricSource");
+        let referenced = match &source.metric_source_ref {
+            Some(name) => {
+                let Some(_) = self.lookup(document, &format!("{at}.metricSourceRef"), Kind::DataSource, name) else {
+                    return Err(Unusable::Invalid);
+                };
+                match self.sources.get(name).cloned().flatten() {
+                    Some(found) => Some(found),
+                    None => return Err(Unusable::Invalid),
+                }
+            }
+            None => None,
+        };
+        let kind = match (&source.kind, &referenced) {
+            (Some(kind), Some((source_kind, _))) if kind != source_kind => {
+                self.push(
+                    document,
+                    &format!("{at}.type"),
+                    format!("{kind:?}, but the DataSource {:?} is {source_kind:?}", source.metric_source_ref.as_deref().unwrap_or_default()),
+                );
+                return Err(Unusable::Invalid);
+            }
+            (Some(kind), _) => kind.clone(),
+            (None, Some((source_kind, _))) => source_kind.clone(),
+            (None, None) => {
+                self.push(document, &format!("{at}.type"), "required without a metricSourceRef (e.g. CloudWatch)");
+                return Err(Unusable::Invalid);
+            }
+        };
+        if kind != CLOUDWATCH {
+            return Err(Unusable::NotEvaluated(format!(
+                "reads a {kind} source: slo evaluates CloudWatch sources only"
+            )));
+        }
+        if let Some((_, from_source)) = referenced {
+            *connection = from_source;
+        }
+        let spec_at = format!("{at}.spec");
+        let cw: CloudWatchMetric = match openslo::typed(&source.spec, &spec_at) {
+            Ok(cw) => cw,
+            Err((field, message)) => {
+                self.push(document, &field, message);
+                return Err(Unusable::Invalid);
+            }
+        };
+        if let Some(region) = &cw.region {
+            connection.region = Some(region.clone());
+        }
+        if let Some(account) = &cw.account_id {
+            connection.account_id = Some(account.clone());
+        }
+        let stat = match Stat::parse(&cw.stat) {
+            Ok(stat) => stat,
+            Err(e) => {
+                self.push(document, &format!("{spec_at}.stat"), e);
+                return Err(Unusable::Invalid);
+            }
+        };
+        if cw.namespace.is_empty() || cw.metric_name.is_empty() {
+            self.push(document, &spec_at, "namespace and metricName are required");
+            return Err(Unusable::Invalid);
+        }
+        let mut dimensions: Vec<(String, String)> = cw
+            .dimensions
+            .iter()
+            .map(|d| (d.name.clone(), d.value.clone()))
+            .collect();
+        dimensions.sort();
+        if dimensions.windows(2).any(|w| w[0].0 == w[1].0) {
+            self.push(document, &format!("{spec_at}.dimensions"), "a dimension is named twice");
+            return Err(Unusable::Invalid);
+        }
+        Ok(Query {
+            namespace: cw.namespace,
+            metric: cw.metric_name,
+            dimensions,
+            stat,
+        })
+    }
+
+    fn sli(&mut self, document: &Document, spec: &SliSpec, prefix: &str) -> Result<ResolvedSli, Unusable> {
+        let before = self.problems.len();
+        let mut connection = Connection::default();
+        let mut fields = Vec::new();
+        let mut not_evaluated = None;
+        let mut read = |this: &mut Self, name: &str, metric: &MetricSpec, fields: &mut Vec<(PathBuf, String)>| {
+            let field = format!("{prefix}.{name}");
+            match this.metric(document, &field, metric, &mut connection) {
+                Ok(query) => {
+                    fields.push((document.file.clone(), format!("{field}.metricSource.spec")));
+                    Some(query)
+                }
+                Err(Unusable::NotEvaluated(reason)) => {
+                    not_evaluated.get_or_insert(reason);
+                    None
+                }
+                Err(Unusable::Invalid) => None,
+            }
+        };
+        let indicator = match (&spec.ratio_metric, &spec.threshold_metric) {
+            (Some(ratio), None) => {
+                let r = |name: &str| format!("ratioMetric.{name}");
+                match (&ratio.raw, &ratio.raw_type) {
+                    (Some(raw), Some(kind)) => {
+                        if ratio.good.is_some() || ratio.bad.is_some() || ratio.total.is_some() {
+                            self.push(document, &format!("{prefix}.ratioMetric.raw"), "a raw ratio cannot be given with good, bad or total");
+                        }
+                        read(self, &r("raw"), raw, &mut fields).map(|q| Indicator::Raw(q, *kind))
+                    }
+                    (Some(_), None) => {
+                        self.push(document, &format!("{prefix}.ratioMetric.rawType"), "required with raw: success or failure");
+                        None
+                    }
+                    (None, Some(_)) => {
+                        self.push(document, &format!("{prefix}.ratioMetric.rawType"), "only with raw (good or bad already say which ratio it is)");
+                        None
+                    }
+                    (None, None) => {
+                        if ratio.good.is_some() == ratio.bad.is_some() {
+                            self.push(document, &format!("{prefix}.ratioMetric"), "give exactly one of good and bad, beside total");
+                        }
+                        let Some(total_spec) = &ratio.total else {
+                            self.push(document, &format!("{prefix}.ratioMetric.total"), "required with good or bad (or give raw and rawType)");
+                            return Err(Unusable::Invalid);
+                        };
+                        let good = ratio.good.as_ref().and_then(|g| read(self, &r("good"), g, &mut fields));
+                        let bad = ratio.bad.as_ref().and_then(|b| read(self, &r("bad"), b, &mut fields));
+                        let total = read(self, &r("total"), total_spec, &mut fields);
+                        for (name, query) in [("good", &good), ("bad", &bad), ("total", &total)] {
+                            if let Some(query) = query
+                                && !matches!(query.stat, Stat::Sum | Stat::SampleCount | Stat::CountAtMost(_))
+                            {
+                                self.push(
+                                    document,
+                                    &format!("{prefix}.ratioMetric.{name}.metricSource.spec.stat"),
+                                    "events must be counted: use Sum, SampleCount or TC(:x)",
+                                );
+                            }
+                        }
+                        total.map(|total| Indicator::Ratio { good, bad, total })
+                    }
+                }
+            }
+            (None, Some(threshold)) => read(self, "thresholdMetric", threshold, &mut fields).map(Indicator::Threshold),
+            _ => {
+                self.push(document, prefix, "give exactly one of ratioMetric and thresholdMetric");
+                None
+            }
+        };
+        if self.problems.len() > before {
+            return Err(Unusable::Invalid);
+        }
+        if let Some(reason) = not_evaluated {
+            return Err(Unusable::NotEvaluated(reason));
+        }
+        if let Some(indicator) = &indicator {
+            let (queries, threshold) = match indicator {
+                Indicator::Ratio { good, bad, total } => (
+                    good.iter().chain(bad).chain([total]).cloned().collect(),
+                    false,
+                ),
+                Indicator::Threshold(q) => (vec![q.clone()], true),
+                Indicator::Raw(q, _) => (vec![q.clone()], false),
+            };
+            self.indicators.push(crate::lint::Indicator {
+                label: document.label.clone(),
+                fields,
+                queries,
+                threshold,
+            });
+        }
+        indicator
+            .map(|indicator| ResolvedSli {
+                indicator,
+                connection,
+            })
+            .ok_or(Unusable::Invalid)
+    }
+
+    fn window(&mut self, document: &Document, windows: &[TimeWindow]) -> Option<Window> {
+        let [window] = windows else {
+            self.push(document, "spec.timeWindow", "exactly one time window (rolling or calendar)");
+            return None;
+        };
+        let at = "spec.timeWindow[0]";
+        match (&window.calendar, window.is_rolling) {
+            (None, Some(true)) => match rules::fixed_duration(&window.duration) {
+                Ok(span) => Some(Window::Rolling(span)),
+                Err(e) => {
+                    self.push(document, &format!("{at}.duration"), e);
+                    None
+                }
+            },
+            (Some(calendar), None | Some(false)) => {
+                let period = match CalendarPeriod::parse(&window.duration) {
+                    Ok(p) if matches!(p.unit, CalendarUnit::Day | CalendarUnit::Week | CalendarUnit::Month | CalendarUnit::Quarter | CalendarUnit::Year) => Some(p),
+                    Ok(_) => None,
+                    Err(e) => {
+                        self.push(document, &format!("{at}.duration"), format!("{e} (a calendar window is whole days, weeks, months, quarters or years)"));
+                        None
+                    }
+                };
+                let zone = match jiff::tz::TimeZone::get(&calendar.time_zone) {
+                    Ok(zone) => Some(zone),
+                    Err(e) => {
+                        self.push(document, &format!("{at}.calendar.timeZone"), format!("{:?}: {e} (an IANA time zone name)", calendar.time_zone));
+                        None
+                    }
+                };
+                let start = zone.and_then(|zone| {
+                    match calendar
+                        .start_time
+                        .parse::<jiff::civil::DateTime>()
+                        .map_err(|e| e.to_string())
+                        .and_then(|dt| dt.to_zoned(zone).map_err(|e| e.to_string()))
+                    {
+                        Ok(start) => Some(start),
+                        Err(e) => {
+                            self.push(document, &format!("{at}.calendar.startTime"), format!("{:?}: {e} (expected YYYY-MM-DD HH:MM:SS)", calendar.start_time));
+                            None
+                        }
+                    }
+                });
+                Some(Window::Calendar { period: period?, start: start? })
+            }
+            (None, None | Some(false)) => {
+                self.push(document, at, "set isRolling: true, or give a calendar (startTime, timeZone)");
+                None
+            }
+            (Some(_), Some(true)) => {
+                self.push(document, &format!("{at}.isRolling"), "a calendar window cannot be rolling");
+                None
+            }
+        }
+    }
+
+    fn slo(
+        &mut self,
+        document: &Document,
+        spec: &SloSpec,
+        builtin_policies: &[String],
+        slos: &mut Vec<Slo>,
+        unevaluated: &mut Vec<Unevaluated>,
+    ) {
+        let before = self.problems.len();
+        if spec.service.trim().is_empty() {
+            self.push(document, "spec.service", "required: the service this SLO belongs to");
+        } else if !self.services.is_empty() && !self.services.contains(&spec.service) {
+            let known: Vec<&str> = self.services.iter().map(String::as_str).collect();
+            self.push(
+                document,
+                "spec.service",
+                format!("{:?}: no Service of that name in the files given (they define {})", spec.service, known.join(", ")),
+            );
+        }
+        let composite = spec
+            .objectives
+            .iter()
+            .any(|o| o.indicator.is_some() || o.indicator_ref.is_some());
+        let sli = match (&spec.indicator, &spec.indicator_ref, composite) {
+            (Some(inline), None, false) => {
+                let meta_at = "spec.indicator.metadata";
+                if !inline.metadata.name.is_empty() || !inline.metadata.labels.is_empty() {
+                    metadata_rules(&mut self.problems, document, &inline.metadata, meta_at);
+                }
+                description_rule(&mut self.problems, document, inline.spec.description.as_ref(), "spec.indicator.spec.description");
+                Some(self.sli(document, &inline.spec, "spec.indicator.spec"))
+            }
+            (None, Some(name), false) => self
+                .lookup(document, "spec.indicatorRef", Kind::Sli, name)
+                .map(|_| self.slis.get(name).cloned().unwrap_or(Err(Unusable::Invalid))),
+            (Some(_), Some(_), _) => {
+                self.push(document, "spec.indicatorRef", "give indicator or indicatorRef, not both");
+                None
+            }
+            (None, None, false) => {
+                self.push(document, "spec", "indicator or indicatorRef is required");
+                None
+            }
+            (_, _, true) => None,
+        };
+        if composite {
+            for (i, objective) in spec.objectives.iter().enumerate() {
+                let at = format!("spec.objectives[{i}]");
+                if objective.indicator.is_some() == objective.indicator_ref.is_some() {
+                    self.push(document, &at, "in a composite SLO every objective gives exactly one of indicator and indicatorRef");
+                }
+                if let Some(weight) = objective.composite_weight
+                    && !(weight.is_finite() && weight > 0.0)
+                {
+                    self.push(document, &format!("{at}.compositeWeight"), format!("{weight}: a weight above 0"));
+                }
+            }
+        }
+        let window = self.window(document, &spec.time_window);
+        let is_threshold = matches!(&sli, Some(Ok(ResolvedSli { indicator: Indicator::Threshold(_), .. })));
+        if spec.objectives.is_empty() {
+            self.push(document, "spec.objectives", "required: at least one objective");
+        }
+        if is_threshold && spec.objectives.len() > 1 {
+            self.push(document, "spec.objectives", "a thresholdMetric takes exactly one objective");
+        }
+        let mut objectives = Vec::new();
+        for (i, objective) in spec.objectives.iter().enumerate() {
+            let at = format!("spec.objectives[{i}]");
+            let target = match (objective.target, objective.target_percent) {
+                (Some(t), None) if (0.0..1.0).contains(&t) => Some(t),
+                (Some(t), None) => {
+                    self.push(document, &format!("{at}.target"), format!("{t}: must be in [0, 1)"));
+                    None
+                }
+                (None, Some(p)) if (0.0..100.0).contains(&p) => Some(p / 100.0),
+                (None, Some(p)) => {
+                    self.push(document, &format!("{at}.targetPercent"), format!("{p}: must be in [0, 100)"));
+                    None
+                }
+                (Some(_), Some(_)) => {
+                    self.push(document, &at, "give target or targetPercent, not both");
+                    None
+                }
+                (None, None) => {
+                    self.push(document, &format!("{at}.target"), "required (or targetPercent)");
+                    None
+                }
+            };
+            if !composite && !is_threshold && (objective.op.is_some() || objective.value.is_some()) {
+                self.push(document, &at, "op and value are for thresholdMetric indicators only");
+            }
+            if is_threshold && (objective.op.is_none() || objective.value.is_none()) {
+                self.push(document, &at, "a thresholdMetric needs op and value in its objective");
+            }
+            let slice = match (spec.budgeting_method, &objective.time_slice_window) {
+                (BudgetingMethod::Occurrences, Some(_)) => {
+                    self.push(document, &format!("{at}.timeSliceWindow"), "only with Timeslices or RatioTimeslices budgeting");
+                    None
+                }
+                (BudgetingMethod::Occurrences, None) => None,
+                (_, None) => {
+                    self.push(document, &format!("{at}.timeSliceWindow"), format!("{:?} budgeting needs a timeSliceWindow", spec.budgeting_method));
+                    None
+                }
+                (_, Some(value)) => {
+                    let parsed = match value {
+                        // A bare number counts minutes.
+                        Value::Number(n) => n
+                            .as_i64()
+                            .filter(|&m| m >= 1)
+                            .and_then(|m| m.checked_mul(60))
+                            .map(Span)
+                            .ok_or_else(|| format!("{n}: a whole number of minutes, at least 1")),
+                        Value::String(text) => rules::fixed_duration(text),
+                        other => Err(format!("{other}: a duration (e.g. 5m) or a number of minutes")),
+                    };
+                    match parsed {
+                        Ok(span) if span.seconds() % 60 == 0 => Some(span),
+                        Ok(_) => {
+                            self.push(document, &format!("{at}.timeSliceWindow"), "must be a whole number of minutes (CloudWatch periods)");
+                            None
+                        }
+                        Err(e) => {
+                            self.push(document, &format!("{at}.timeSliceWindow"), e);
+                            None
+                        }
+                    }
+                }
+            };
+            let slice_target = match (spec.budgeting_method, objective.time_slice_target) {
+                (BudgetingMethod::Timeslices, Some(t)) if t > 0.0 && t <= 1.0 => Some(t),
+                (BudgetingMethod::Timeslices, Some(t)) => {
+                    self.push(document, &format!("{at}.timeSliceTarget"), format!("{t}: must be in (0, 1]"));
+                    None
+                }
+                (BudgetingMethod::Timeslices, None) if !is_threshold => {
+                    self.push(document, &format!("{at}.timeSliceTarget"), "a ratio indicator with Timeslices needs a timeSliceTarget in (0, 1]");
+                    None
+                }
+                (_, Some(_)) if spec.budgeting_method != BudgetingMethod::Timeslices => {
+                    self.push(document, &format!("{at}.timeSliceTarget"), "only with Timeslices budgeting");
+                    None
+                }
+                _ => None,
+            };
+            objectives.push((objective, target, slice, slice_target));
+        }
+        let mut policies = Vec::new();
+        if spec.alert_policies.is_empty() {
+            for name in builtin_policies {
+                if let Some(Some(policy)) = self.policies.get(name) {
+                    policies.push(policy.clone());
+                }
+            }
+        }
+        for (i, value) in spec.alert_policies.iter().enumerate() {
+            let field = format!("spec.alertPolicies[{i}]");
+            match openslo::item::<AlertPolicySpec>(value, &field, "alertPolicyRef", Kind::AlertPolicy) {
+                Err((field, message)) => self.push(document, &field, message),
+                Ok(Item::Ref(name)) => {
+                    if self.lookup(document, &format!("{field}.alertPolicyRef"), Kind::AlertPolicy, &name).is_some()
+                        && let Some(Some(policy)) = self.policies.get(&name)
+                    {
+                        policies.push(policy.clone());
+                    }
+                }
+                Ok(Item::Inline { metadata, spec }) => {
+                    metadata_rules(&mut self.problems, document, &metadata, &format!("{field}.metadata"));
+                    description_rule(&mut self.problems, document, spec.description.as_ref(), &format!("{field}.spec.description"));
+                    if let Some(policy) = self.policy(document, &metadata, &spec, &format!("{field}.spec")) {
+                        policies.push(policy);
+                    }
+                }
+            }
+        }
+        let name = document.metadata.name.clone();
+        if composite {
+            if self.problems.len() == before {
+                unevaluated.push(Unevaluated {
+                    slo: name,
+                    file: document.file.clone(),
+                    reason: "composite SLO (objectives with their own indicators): validated, not evaluated yet".into(),
+                });
+            }
+            return;
+        }
+        let sli = match sli {
+            Some(Ok(sli)) => sli,
+            Some(Err(Unusable::NotEvaluated(reason))) => {
+                if self.problems.len() == before {
+                    unevaluated.push(Unevaluated { slo: name, file: document.file.clone(), reason });
+                }
+                return;
+            }
+            _ => return,
+        };
+        let Some(window) = window else { return };
+        // Rules between the indicator and the budgeting method.
+        if let Indicator::Threshold(_) = &sli.indicator
+            && spec.budgeting_method == BudgetingMethod::Occurrences
+            && objectives.first().and_then(|o| o.0.op).is_some_and(|op| op != Op::Lte)
+        {
+            self.push(
+                document,
+                "spec.objectives[0].op",
+                "with Occurrences, good events are the values <= value (CloudWatch's TC(:value)); use op: lte",
+            );
+        }
+        if let Indicator::Raw(..) = &sli.indicator
+            && spec.budgeting_method == BudgetingMethod::Occurrences
+        {
+            self.push(
+                document,
+                "spec.budgetingMethod",
+                "a raw ratio has no events to count: use RatioTimeslices (the mean of the ratio per slice) or Timeslices",
+            );
+        }
+        if self.problems.len() > before {
+            return;
+        }
+        let several = objectives.len() > 1;
+        let mut names = BTreeSet::new();
+        for (i, (objective, target, slice, slice_target)) in objectives.into_iter().enumerate() {
+            let Some(target) = target else { return };
+            let measure = match &sli.indicator {
+                Indicator::Ratio { good, bad, total } => Measure::Ratio {
+                    good: good.clone(),
+                    bad: bad.clone(),
+                    total: total.clone(),
+                },
+                Indicator::Threshold(metric) => Measure::Threshold {
+                    metric: metric.clone(),
+                    op: objective.op.unwrap_or(Op::Lte),
+                    value: objective.value.unwrap_or_default(),
+                },
+                Indicator::Raw(metric, kind) => Measure::Raw {
+                    metric: metric.clone(),
+                    kind: *kind,
+                },
+            };
+            let objective_name = if several {
+                let slug = objective.display_name.as_deref().map(slug).filter(|s| !s.is_empty());
+                format!("{name}-{}", slug.unwrap_or_else(|| (i + 1).to_string()))
+            } else {
+                name.clone()
+            };
+            if !names.insert(objective_name.clone()) {
+                self.push(document, &format!("spec.objectives[{i}].displayName"), format!("two objectives make the name {objective_name:?}"));
+                continue;
+            }
+            let display = document.metadata.display_name.clone().unwrap_or_else(|| name.clone());
+            slos.push(Slo {
+                name: objective_name,
+                display_name: match (several, &objective.display_name) {
+                    (true, Some(o)) => format!("{display}: {o}"),
+                    _ => display,
+                },
+                rationale: document.metadata.annotations.get("rationale").cloned(),
+                file: document.file.clone(),
+                service: spec.service.clone(),
+                indicator: measure,
+                connection: sli.connection.clone(),
+                policies: policies.clone(),
+                window: window.clone(),
+                budgeting: spec.budgeting_method,
+                target,
+                time_slice: slice.map(|s| (s, slice_target)),
+                proxy_view: document.metadata.annotations.get(PROXY_VIEW).cloned(),
+            });
+        }
+    }
+}
+
+/// An objective's display name as a name suffix: lowercase alphanumerics and single dashes.
+fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_owned()
+}
+
+/// Checks between SLOs: edge SLOs and their proxy views, names unique once objectives are
+/// expanded, policies whose alarm names would collide.
+fn cross_checks(slos: &[Slo], problems: &mut Vec<Problem>) {
+    // An edge SLO and its proxy view are compared over the same window. A view that is not
+    // loaded is not compared (a report on some spec files only); the project's specs are
+    // checked whole by a test.
+    for slo in slos {
+        let Some(view) = &slo.proxy_view else {
+            continue;
+        };
+        let problem = |message: String| Problem {
+            file: slo.file.clone(),
+            unreadable: false,
+            field: format!("{}: metadata.annotations.{PROXY_VIEW}", slo.name),
+            message,
+        };
+        match slos.iter().find(|other| other.name == *view) {
+            None => {}
+            Some(other) if other.name == slo.name => {
+                problems.push(problem("an SLO cannot be its own proxy view".into()));
+            }
+            Some(other) if other.window != slo.window => problems.push(problem(format!(
+                "{view} has another time window: the report compares the two over the same one"
+            ))),
+            Some(other)
+                if std::mem::discriminant(&other.indicator)
+                    != std::mem::discriminant(&slo.indicator) =>
+            {
+                problems.push(problem(format!(
+                    "{view} measures another kind of indicator (ratio vs threshold)"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let mut names = BTreeMap::<&str, &Slo>::new();
+    for slo in slos {
+        if let Some(first) = names.insert(&slo.name, slo) {
+            problems.push(Problem {
+                unreadable: false,
+                file: slo.file.clone(),
+                field: format!("{}: metadata.name", slo.name),
+                message: format!("another SLO has the same name ({})", first.file.display()),
+            });
+        }
+    }
+    for slo in slos {
+        let mut lookbacks = BTreeMap::new();
+        for policy in &slo.policies {
+            let c = &policy.condition;
+            for span in [c.lookback, c.short] {
+                if let Some(other) = lookbacks.insert((c.severity, span), &policy.name)
+                    && other != &policy.name
+                    && c.lookback != c.short
+                {
+                    problems.push(Problem {
+                        unreadable: false,
+                        file: slo.file.clone(),
+                        field: format!("{}: spec.alertPolicies", slo.name),
+                        message: format!(
+                            "policies {other} and {} both look back {span} at {} severity: their alarms would have one name; give one another window",
+                            policy.name, c.severity
+                        ),
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objective_names_become_name_suffixes() {
+        assert_eq!(slug("Fast answers (p99 < 1 s)"), "fast-answers-p99-1-s");
+        assert_eq!(slug("--"), "");
+    }
+}
