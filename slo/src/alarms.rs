@@ -598,7 +598,10 @@ mod tests {
         let day = window(&alarms, "slo-proxy-availability-ticket-1d");
         assert!((day.threshold - 2.8).abs() < 1e-9);
         let two_hours = window(&alarms, "slo-proxy-availability-ticket-2h");
-        assert_eq!((two_hours.period, two_hours.threshold), (Span(7_200), day.threshold));
+        assert_eq!(
+            (two_hours.period, two_hours.threshold),
+            (Span(7_200), day.threshold)
+        );
     }
 
     #[test]
@@ -617,6 +620,106 @@ mod tests {
         let slice = window(&alarms, "slo-model-server-errors-page-5m");
         assert_eq!(slice.threshold, 0.01);
         assert_eq!(slice.comparison, "GreaterThanThreshold");
+    }
+
+    use crate::backtest::tests::availability;
+
+    /// The default `default-page-1h` document with `from` replaced by `to`.
+    fn page_1h(replacements: &[(&str, &str)]) -> String {
+        let mut doc = policy::DEFAULT_DOCUMENTS
+            .split("\n---\n")
+            .find(|doc| doc.contains("name: default-page-1h"))
+            .unwrap()
+            .to_owned();
+        for (from, to) in replacements {
+            assert!(doc.contains(from), "{from}");
+            doc = doc.replace(from, to);
+        }
+        doc
+    }
+
+    #[test]
+    fn a_policys_flags_and_targets_become_the_alarms_actions() {
+        let slo = availability(&page_1h(&[
+            ("alertWhenResolved: true", "alertWhenResolved: false"),
+            ("alertWhenNoData: false", "alertWhenNoData: true"),
+            ("op: gt", "op: gte"),
+            (
+                "targetRef: default-notification",
+                "kind: AlertNotificationTarget\n      metadata:\n        name: pager\n      spec:\n        target: arn:aws:sns:eu-west-1:123456789012:pager",
+            ),
+        ]));
+        let document = terraform(std::slice::from_ref(&slo)).unwrap();
+        let metric = &document["resource"]["aws_cloudwatch_metric_alarm"];
+        let composite = &document["resource"]["aws_cloudwatch_composite_alarm"];
+        let pager = "arn:aws:sns:eu-west-1:123456789012:pager";
+        // The page composite notifies the policy's own target when it fires (its other page
+        // policy, the default 6h one, notifies the default topic), and only the 6h one when it
+        // resolves.
+        let page = &composite["slo_availability_page"];
+        assert_eq!(
+            page["alarm_actions"],
+            json!([pager, "${local.alarm_topic_arn}"])
+        );
+        assert_eq!(page["ok_actions"], json!(["${local.alarm_topic_arn}"]));
+        // No data over the hour: that alarm itself notifies.
+        let hour = &metric["slo_availability_page_1h"];
+        assert_eq!(hour["treat_missing_data"], "missing");
+        assert_eq!(hour["insufficient_data_actions"], json!([pager]));
+        assert_eq!(hour["actions_enabled"], true);
+        assert_eq!(hour["comparison_operator"], "GreaterThanOrEqualToThreshold");
+        let five = &metric["slo_availability_page_5m"];
+        assert_eq!(five["treat_missing_data"], "notBreaching");
+        assert!(five.get("insufficient_data_actions").is_none());
+    }
+
+    #[test]
+    fn what_cloudwatch_alarms_cannot_do_is_refused_with_the_reason() {
+        let waits = availability(&page_1h(&[("alertAfter: 0m", "alertAfter: 5m")]));
+        let error = plan(&waits).unwrap_err().to_string();
+        assert!(
+            error.contains("policy default-page-1h: alertAfter 5m"),
+            "{error}"
+        );
+        let email = availability(
+            "apiVersion: openslo/v1
+kind: AlertNotificationTarget
+metadata:
+  name: default-notification
+spec:
+  target: email
+",
+        );
+        let error = plan(&email).unwrap_err().to_string();
+        assert!(
+            error.contains("notification target default-notification") && error.contains("SNS"),
+            "{error}"
+        );
+        let mut averaged = availability("");
+        averaged.budgeting = BudgetingMethod::RatioTimeslices;
+        averaged.time_slice = Some((Span(60), None));
+        let error = plan(&averaged).unwrap_err().to_string();
+        assert!(error.contains("cannot average per-slice ratios"), "{error}");
+    }
+
+    #[test]
+    fn a_raw_failure_ratio_alarms_on_its_average_over_the_lookback() {
+        let mut slo = availability("");
+        let Measure::Ratio { total, .. } = slo.indicator.clone() else {
+            unreachable!()
+        };
+        slo.indicator = Measure::Raw {
+            metric: total,
+            kind: RawType::Failure,
+        };
+        slo.budgeting = BudgetingMethod::RatioTimeslices;
+        slo.time_slice = Some((Span(60), None));
+        let alarms = plan(&slo).unwrap();
+        let hour = window(&alarms, "slo-availability-page-1h");
+        assert_eq!(hour.queries[0]["metric"]["stat"], "Average");
+        assert_eq!(hour.queries[0]["metric"]["period"], 3_600);
+        // No events to guard with: the ratio itself.
+        assert_eq!(hour.queries.last().unwrap()["expression"], "(raw) / 0.005");
     }
 
     #[test]

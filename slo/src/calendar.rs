@@ -5,7 +5,6 @@
 use crate::duration::{self, Span};
 use crate::spec::Window;
 
-
 /// `count` calendar `unit`s, as OpenSLO writes calendar durations: `1d`, `1w`, `1M`, `1Q`, `1Y`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CalendarPeriod {

@@ -118,7 +118,10 @@ pub fn check(indicators: &[Indicator], catalogue: &Catalogue) -> Vec<Problem> {
                 {
                     None => problem(
                         ".metricName",
-                        format!("{}/{} is not an AWS metric the catalogue knows", query.namespace, query.metric),
+                        format!(
+                            "{}/{} is not an AWS metric the catalogue knows",
+                            query.namespace, query.metric
+                        ),
                     ),
                     Some(known) if sorted(&known.dimensions) != names => problem(
                         ".dimensions",
@@ -142,8 +145,11 @@ pub fn check(indicators: &[Indicator], catalogue: &Catalogue) -> Vec<Problem> {
                 );
                 continue;
             }
-            let candidates: Vec<&Metric> =
-                catalogue.metrics.iter().filter(|m| m.name == query.metric).collect();
+            let candidates: Vec<&Metric> = catalogue
+                .metrics
+                .iter()
+                .filter(|m| m.name == query.metric)
+                .collect();
             if candidates.is_empty() {
                 problem(
                     ".metricName",

@@ -13,9 +13,9 @@ use crate::calendar::{CalendarPeriod, CalendarUnit};
 use crate::duration::Span;
 use crate::lint::Catalogue;
 use crate::openslo::{
-    self, AlertConditionSpec, AlertNotificationTargetSpec, AlertPolicySpec, Body,
-    BudgetingMethod, CloudWatchMetric, DataSourceSpec, Document, Item, Kind, Metadata,
-    MetricSpec, SliSpec, SloSpec, TimeWindow,
+    self, AlertConditionSpec, AlertNotificationTargetSpec, AlertPolicySpec, Body, BudgetingMethod,
+    CloudWatchMetric, DataSourceSpec, Document, Item, Kind, Metadata, MetricSpec, SliSpec, SloSpec,
+    TimeWindow,
 };
 use crate::policy::{self, ANNOTATION_PREFIX, Condition, Policy, Severity, Target};
 use crate::rules;
@@ -116,15 +116,13 @@ pub fn load_with(paths: &[PathBuf], options: Options<'_>) -> Result<Loaded, Vec<
                 .any(|u| u.kind == d.kind && u.metadata.name == d.metadata.name)
         })
         .collect();
-    let builtin_policy_names = openslo::parse_file(
-        Path::new(policy::DEFAULT_FILE),
-        policy::DEFAULT_DOCUMENTS,
-    )
-    .0
-    .into_iter()
-    .filter(|d| d.kind == Kind::AlertPolicy)
-    .map(|d| d.metadata.name)
-    .collect::<Vec<_>>();
+    let builtin_policy_names =
+        openslo::parse_file(Path::new(policy::DEFAULT_FILE), policy::DEFAULT_DOCUMENTS)
+            .0
+            .into_iter()
+            .filter(|d| d.kind == Kind::AlertPolicy)
+            .map(|d| d.metadata.name)
+            .collect::<Vec<_>>();
     documents.extend(builtin);
 
     let mut resolver = Resolver {
@@ -234,7 +232,12 @@ fn metadata_rules(out: &mut Vec<Problem>, document: &Document, metadata: &Metada
     }
 }
 
-fn description_rule(out: &mut Vec<Problem>, document: &Document, text: Option<&String>, field: &str) {
+fn description_rule(
+    out: &mut Vec<Problem>,
+    document: &Document,
+    text: Option<&String>,
+    field: &str,
+) {
     if let Some(text) = text
         && let Err(e) = rules::description(text)
     {
@@ -304,7 +307,13 @@ impl<'d> Resolver<'d> {
 
     /// Looks up `name` of `kind` for a reference at `field` of `document`; a name that
     /// exists only as another kind says which.
-    fn lookup(&mut self, document: &Document, field: &str, kind: Kind, name: &str) -> Option<&'d Document> {
+    fn lookup(
+        &mut self,
+        document: &Document,
+        field: &str,
+        kind: Kind,
+        name: &str,
+    ) -> Option<&'d Document> {
         if let Some(found) = self.index.get(&(kind, name.to_owned())) {
             return Some(found);
         }
@@ -336,7 +345,8 @@ impl<'d> Resolver<'d> {
                 self.services.insert(name);
             }
             Body::AlertCondition(spec) => {
-                let condition = self.condition(document, &document.metadata, spec, "spec", "metadata");
+                let condition =
+                    self.condition(document, &document.metadata, spec, "spec", "metadata");
                 self.conditions.insert(name, condition);
             }
             Body::AlertNotificationTarget(spec) => {
@@ -376,10 +386,18 @@ impl<'d> Resolver<'d> {
         if let Some(kind) = &c.kind
             && kind != "burnrate"
         {
-            self.push(document, &field("kind"), format!("{kind:?}: the specification's one kind is burnrate"));
+            self.push(
+                document,
+                &field("kind"),
+                format!("{kind:?}: the specification's one kind is burnrate"),
+            );
         }
         if !(c.threshold.is_finite() && c.threshold > 0.0) {
-            self.push(document, &field("threshold"), format!("{}: a burn rate above 0", c.threshold));
+            self.push(
+                document,
+                &field("threshold"),
+                format!("{}: a burn rate above 0", c.threshold),
+            );
         }
         let lookback = rules::fixed_duration(&c.lookback_window)
             .map_err(|e| self.push(document, &field("lookbackWindow"), e))
@@ -387,12 +405,16 @@ impl<'d> Resolver<'d> {
         let alert_after = match c.alert_after.as_deref() {
             None => Some(Span(0)),
             // The specification's default, 0m, is the one duration that is not positive.
-            Some(text) if matches!(text, "0m" | "0h" | "0d" | "0w") => Some(Span(0)),
+            Some("0m" | "0h" | "0d" | "0w") => Some(Span(0)),
             Some(text) => rules::fixed_duration(text)
                 .map_err(|e| self.push(document, &field("alertAfter"), e))
                 .ok(),
         };
-        let annotation = |key: &str| metadata.annotations.get(&format!("{ANNOTATION_PREFIX}{key}"));
+        let annotation = |key: &str| {
+            metadata
+                .annotations
+                .get(&format!("{ANNOTATION_PREFIX}{key}"))
+        };
         let annotations_at = format!("{metadata_prefix}.annotations.{ANNOTATION_PREFIX}");
         for key in metadata.annotations.keys() {
             if let Some(rest) = key.strip_prefix(ANNOTATION_PREFIX)
@@ -409,7 +431,11 @@ impl<'d> Resolver<'d> {
             (Some(text), Some(lookback)) => match rules::fixed_duration(text) {
                 Ok(short) if short <= lookback => Some(short),
                 Ok(_) => {
-                    self.push(document, &format!("{annotations_at}shortWindow"), format!("{text}: at most the lookbackWindow"));
+                    self.push(
+                        document,
+                        &format!("{annotations_at}shortWindow"),
+                        format!("{text}: at most the lookbackWindow"),
+                    );
                     None
                 }
                 Err(e) => {
@@ -433,7 +459,11 @@ impl<'d> Resolver<'d> {
             Some(text) => match text.parse::<f64>() {
                 Ok(n) if n.is_finite() && n >= 0.0 => Some(n),
                 _ => {
-                    self.push(document, &format!("{annotations_at}minEvents"), format!("{text:?}: a number of events, 0 or more"));
+                    self.push(
+                        document,
+                        &format!("{annotations_at}minEvents"),
+                        format!("{text:?}: a number of events, 0 or more"),
+                    );
                     None
                 }
             },
@@ -462,7 +492,11 @@ impl<'d> Resolver<'d> {
         prefix: &str,
     ) -> Option<Target> {
         if spec.target.trim().is_empty() {
-            self.push(document, &format!("{prefix}.target"), "required: where notifications go");
+            self.push(
+                document,
+                &format!("{prefix}.target"),
+                "required: where notifications go",
+            );
             return None;
         }
         Some(Target {
@@ -513,15 +547,29 @@ impl<'d> Resolver<'d> {
         }
         let mut targets = Vec::new();
         if spec.notification_targets.is_empty() {
-            self.push(document, &format!("{prefix}.notificationTargets"), "required: at least one AlertNotificationTarget");
+            self.push(
+                document,
+                &format!("{prefix}.notificationTargets"),
+                "required: at least one AlertNotificationTarget",
+            );
         }
         for (i, value) in spec.notification_targets.iter().enumerate() {
             let field = format!("{prefix}.notificationTargets[{i}]");
-            match openslo::item::<AlertNotificationTargetSpec>(value, &field, "targetRef", Kind::AlertNotificationTarget) {
+            match openslo::item::<AlertNotificationTargetSpec>(
+                value,
+                &field,
+                "targetRef",
+                Kind::AlertNotificationTarget,
+            ) {
                 Err((field, message)) => self.push(document, &field, message),
                 Ok(Item::Ref(name)) => {
                     if self
-                        .lookup(document, &format!("{field}.targetRef"), Kind::AlertNotificationTarget, &name)
+                        .lookup(
+                            document,
+                            &format!("{field}.targetRef"),
+                            Kind::AlertNotificationTarget,
+                            &name,
+                        )
                         .is_some()
                         && let Some(Some(target)) = self.targets.get(&name)
                     {
@@ -529,9 +577,21 @@ impl<'d> Resolver<'d> {
                     }
                 }
                 Ok(Item::Inline { metadata, spec }) => {
-                    metadata_rules(&mut self.problems, document, &metadata, &format!("{field}.metadata"));
-                    description_rule(&mut self.problems, document, spec.description.as_ref(), &format!("{field}.spec.description"));
-                    if let Some(target) = self.target(document, &metadata, &spec, &format!("{field}.spec")) {
+                    metadata_rules(
+                        &mut self.problems,
+                        document,
+                        &metadata,
+                        &format!("{field}.metadata"),
+                    );
+                    description_rule(
+                        &mut self.problems,
+                        document,
+                        spec.description.as_ref(),
+                        &format!("{field}.spec.description"),
+                    );
+                    if let Some(target) =
+                        self.target(document, &metadata, &spec, &format!("{field}.spec"))
+                    {
                         targets.push(target);
                     }
                 }
@@ -542,7 +602,10 @@ impl<'d> Resolver<'d> {
         }
         Some(Policy {
             name: metadata.name.clone(),
-            display_name: metadata.display_name.clone().unwrap_or_else(|| metadata.name.clone()),
+            display_name: metadata
+                .display_name
+                .clone()
+                .unwrap_or_else(|| metadata.name.clone()),
             condition: condition?,
             targets,
             when_breaching: spec.alert_when_breaching,
@@ -551,9 +614,17 @@ impl<'d> Resolver<'d> {
         })
     }
 
-    fn data_source(&mut self, document: &Document, spec: &DataSourceSpec) -> Option<(String, Connection)> {
+    fn data_source(
+        &mut self,
+        document: &Document,
+        spec: &DataSourceSpec,
+    ) -> Option<(String, Connection)> {
         if spec.kind.trim().is_empty() {
-            self.push(document, "spec.type", "required: the source's type, e.g. CloudWatch");
+            self.push(
+                document,
+                "spec.type",
+                "required: the source's type, e.g. CloudWatch",
+            );
             return None;
         }
         if spec.kind != CLOUDWATCH {
@@ -563,7 +634,11 @@ impl<'d> Resolver<'d> {
             Value::Null => serde_json::Map::new(),
             Value::Object(map) => map.clone(),
             _ => {
-                self.push(document, "spec.connectionDetails", "a mapping (region, accountId, roleArn)");
+                self.push(
+                    document,
+                    "spec.connectionDetails",
+                    "a mapping (region, accountId, roleArn)",
+                );
                 return None;
             }
         };
@@ -590,7 +665,11 @@ impl<'d> Resolver<'d> {
                     ok = false;
                 }
                 _ => {
-                    self.push(document, &field, "unknown: a CloudWatch source takes region, accountId and roleArn");
+                    self.push(
+                        document,
+                        &field,
+                        "unknown: a CloudWatch source takes region, accountId and roleArn",
+                    );
                     ok = false;
                 }
             }
@@ -611,7 +690,12 @@ impl<'d> Resolver<'d> {
         let at = format!("{field}.metricSource");
         let referenced = match &source.metric_source_ref {
             Some(name) => {
-                let Some(_) = self.lookup(document, &format!("{at}.metricSourceRef"), Kind::DataSource, name) else {
+                let Some(_) = self.lookup(
+                    document,
+                    &format!("{at}.metricSourceRef"),
+                    Kind::DataSource,
+                    name,
+                ) else {
                     return Err(Unusable::Invalid);
                 };
                 match self.sources.get(name).cloned().flatten() {
@@ -626,14 +710,21 @@ impl<'d> Resolver<'d> {
                 self.push(
                     document,
                     &format!("{at}.type"),
-                    format!("{kind:?}, but the DataSource {:?} is {source_kind:?}", source.metric_source_ref.as_deref().unwrap_or_default()),
+                    format!(
+                        "{kind:?}, but the DataSource {:?} is {source_kind:?}",
+                        source.metric_source_ref.as_deref().unwrap_or_default()
+                    ),
                 );
                 return Err(Unusable::Invalid);
             }
             (Some(kind), _) => kind.clone(),
             (None, Some((source_kind, _))) => source_kind.clone(),
             (None, None) => {
-                self.push(document, &format!("{at}.type"), "required without a metricSourceRef (e.g. CloudWatch)");
+                self.push(
+                    document,
+                    &format!("{at}.type"),
+                    "required without a metricSourceRef (e.g. CloudWatch)",
+                );
                 return Err(Unusable::Invalid);
             }
         };
@@ -677,7 +768,11 @@ impl<'d> Resolver<'d> {
             .collect();
         dimensions.sort();
         if dimensions.windows(2).any(|w| w[0].0 == w[1].0) {
-            self.push(document, &format!("{spec_at}.dimensions"), "a dimension is named twice");
+            self.push(
+                document,
+                &format!("{spec_at}.dimensions"),
+                "a dimension is named twice",
+            );
             return Err(Unusable::Invalid);
         }
         Ok(Query {
@@ -688,12 +783,20 @@ impl<'d> Resolver<'d> {
         })
     }
 
-    fn sli(&mut self, document: &Document, spec: &SliSpec, prefix: &str) -> Result<ResolvedSli, Unusable> {
+    fn sli(
+        &mut self,
+        document: &Document,
+        spec: &SliSpec,
+        prefix: &str,
+    ) -> Result<ResolvedSli, Unusable> {
         let before = self.problems.len();
         let mut connection = Connection::default();
         let mut fields = Vec::new();
         let mut not_evaluated = None;
-        let mut read = |this: &mut Self, name: &str, metric: &MetricSpec, fields: &mut Vec<(PathBuf, String)>| {
+        let mut read = |this: &mut Self,
+                        name: &str,
+                        metric: &MetricSpec,
+                        fields: &mut Vec<(PathBuf, String)>| {
             let field = format!("{prefix}.{name}");
             match this.metric(document, &field, metric, &mut connection) {
                 Ok(query) => {
@@ -713,32 +816,61 @@ impl<'d> Resolver<'d> {
                 match (&ratio.raw, &ratio.raw_type) {
                     (Some(raw), Some(kind)) => {
                         if ratio.good.is_some() || ratio.bad.is_some() || ratio.total.is_some() {
-                            self.push(document, &format!("{prefix}.ratioMetric.raw"), "a raw ratio cannot be given with good, bad or total");
+                            self.push(
+                                document,
+                                &format!("{prefix}.ratioMetric.raw"),
+                                "a raw ratio cannot be given with good, bad or total",
+                            );
                         }
                         read(self, &r("raw"), raw, &mut fields).map(|q| Indicator::Raw(q, *kind))
                     }
                     (Some(_), None) => {
-                        self.push(document, &format!("{prefix}.ratioMetric.rawType"), "required with raw: success or failure");
+                        self.push(
+                            document,
+                            &format!("{prefix}.ratioMetric.rawType"),
+                            "required with raw: success or failure",
+                        );
                         None
                     }
                     (None, Some(_)) => {
-                        self.push(document, &format!("{prefix}.ratioMetric.rawType"), "only with raw (good or bad already say which ratio it is)");
+                        self.push(
+                            document,
+                            &format!("{prefix}.ratioMetric.rawType"),
+                            "only with raw (good or bad already say which ratio it is)",
+                        );
                         None
                     }
                     (None, None) => {
                         if ratio.good.is_some() == ratio.bad.is_some() {
-                            self.push(document, &format!("{prefix}.ratioMetric"), "give exactly one of good and bad, beside total");
+                            self.push(
+                                document,
+                                &format!("{prefix}.ratioMetric"),
+                                "give exactly one of good and bad, beside total",
+                            );
                         }
                         let Some(total_spec) = &ratio.total else {
-                            self.push(document, &format!("{prefix}.ratioMetric.total"), "required with good or bad (or give raw and rawType)");
+                            self.push(
+                                document,
+                                &format!("{prefix}.ratioMetric.total"),
+                                "required with good or bad (or give raw and rawType)",
+                            );
                             return Err(Unusable::Invalid);
                         };
-                        let good = ratio.good.as_ref().and_then(|g| read(self, &r("good"), g, &mut fields));
-                        let bad = ratio.bad.as_ref().and_then(|b| read(self, &r("bad"), b, &mut fields));
+                        let good = ratio
+                            .good
+                            .as_ref()
+                            .and_then(|g| read(self, &r("good"), g, &mut fields));
+                        let bad = ratio
+                            .bad
+                            .as_ref()
+                            .and_then(|b| read(self, &r("bad"), b, &mut fields));
                         let total = read(self, &r("total"), total_spec, &mut fields);
                         for (name, query) in [("good", &good), ("bad", &bad), ("total", &total)] {
                             if let Some(query) = query
-                                && !matches!(query.stat, Stat::Sum | Stat::SampleCount | Stat::CountAtMost(_))
+                                && !matches!(
+                                    query.stat,
+                                    Stat::Sum | Stat::SampleCount | Stat::CountAtMost(_)
+                                )
                             {
                                 self.push(
                                     document,
@@ -751,9 +883,15 @@ impl<'d> Resolver<'d> {
                     }
                 }
             }
-            (None, Some(threshold)) => read(self, "thresholdMetric", threshold, &mut fields).map(Indicator::Threshold),
+            (None, Some(threshold)) => {
+                read(self, "thresholdMetric", threshold, &mut fields).map(Indicator::Threshold)
+            }
             _ => {
-                self.push(document, prefix, "give exactly one of ratioMetric and thresholdMetric");
+                self.push(
+                    document,
+                    prefix,
+                    "give exactly one of ratioMetric and thresholdMetric",
+                );
                 None
             }
         };
@@ -789,7 +927,11 @@ impl<'d> Resolver<'d> {
 
     fn window(&mut self, document: &Document, windows: &[TimeWindow]) -> Option<Window> {
         let [window] = windows else {
-            self.push(document, "spec.timeWindow", "exactly one time window (rolling or calendar)");
+            self.push(
+                document,
+                "spec.timeWindow",
+                "exactly one time window (rolling or calendar)",
+            );
             return None;
         };
         let at = "spec.timeWindow[0]";
@@ -803,7 +945,18 @@ impl<'d> Resolver<'d> {
             },
             (Some(calendar), None | Some(false)) => {
                 let period = match CalendarPeriod::parse(&window.duration) {
-                    Ok(p) if matches!(p.unit, CalendarUnit::Day | CalendarUnit::Week | CalendarUnit::Month | CalendarUnit::Quarter | CalendarUnit::Year) => Some(p),
+                    Ok(p)
+                        if matches!(
+                            p.unit,
+                            CalendarUnit::Day
+                                | CalendarUnit::Week
+                                | CalendarUnit::Month
+                                | CalendarUnit::Quarter
+                                | CalendarUnit::Year
+                        ) =>
+                    {
+                        Some(p)
+                    }
                     Ok(_) => None,
                     Err(e) => {
                         self.push(document, &format!("{at}.duration"), format!("{e} (a calendar window is whole days, weeks, months, quarters or years)"));
@@ -813,7 +966,11 @@ impl<'d> Resolver<'d> {
                 let zone = match jiff::tz::TimeZone::get(&calendar.time_zone) {
                     Ok(zone) => Some(zone),
                     Err(e) => {
-                        self.push(document, &format!("{at}.calendar.timeZone"), format!("{:?}: {e} (an IANA time zone name)", calendar.time_zone));
+                        self.push(
+                            document,
+                            &format!("{at}.calendar.timeZone"),
+                            format!("{:?}: {e} (an IANA time zone name)", calendar.time_zone),
+                        );
                         None
                     }
                 };
@@ -826,19 +983,37 @@ impl<'d> Resolver<'d> {
                     {
                         Ok(start) => Some(start),
                         Err(e) => {
-                            self.push(document, &format!("{at}.calendar.startTime"), format!("{:?}: {e} (expected YYYY-MM-DD HH:MM:SS)", calendar.start_time));
+                            self.push(
+                                document,
+                                &format!("{at}.calendar.startTime"),
+                                format!(
+                                    "{:?}: {e} (expected YYYY-MM-DD HH:MM:SS)",
+                                    calendar.start_time
+                                ),
+                            );
                             None
                         }
                     }
                 });
-                Some(Window::Calendar { period: period?, start: start? })
+                Some(Window::Calendar {
+                    period: period?,
+                    start: start?,
+                })
             }
             (None, None | Some(false)) => {
-                self.push(document, at, "set isRolling: true, or give a calendar (startTime, timeZone)");
+                self.push(
+                    document,
+                    at,
+                    "set isRolling: true, or give a calendar (startTime, timeZone)",
+                );
                 None
             }
             (Some(_), Some(true)) => {
-                self.push(document, &format!("{at}.isRolling"), "a calendar window cannot be rolling");
+                self.push(
+                    document,
+                    &format!("{at}.isRolling"),
+                    "a calendar window cannot be rolling",
+                );
                 None
             }
         }
@@ -854,13 +1029,21 @@ impl<'d> Resolver<'d> {
     ) {
         let before = self.problems.len();
         if spec.service.trim().is_empty() {
-            self.push(document, "spec.service", "required: the service this SLO belongs to");
+            self.push(
+                document,
+                "spec.service",
+                "required: the service this SLO belongs to",
+            );
         } else if !self.services.is_empty() && !self.services.contains(&spec.service) {
             let known: Vec<&str> = self.services.iter().map(String::as_str).collect();
             self.push(
                 document,
                 "spec.service",
-                format!("{:?}: no Service of that name in the files given (they define {})", spec.service, known.join(", ")),
+                format!(
+                    "{:?}: no Service of that name in the files given (they define {})",
+                    spec.service,
+                    known.join(", ")
+                ),
             );
         }
         let composite = spec
@@ -873,14 +1056,28 @@ impl<'d> Resolver<'d> {
                 if !inline.metadata.name.is_empty() || !inline.metadata.labels.is_empty() {
                     metadata_rules(&mut self.problems, document, &inline.metadata, meta_at);
                 }
-                description_rule(&mut self.problems, document, inline.spec.description.as_ref(), "spec.indicator.spec.description");
+                description_rule(
+                    &mut self.problems,
+                    document,
+                    inline.spec.description.as_ref(),
+                    "spec.indicator.spec.description",
+                );
                 Some(self.sli(document, &inline.spec, "spec.indicator.spec"))
             }
             (None, Some(name), false) => self
                 .lookup(document, "spec.indicatorRef", Kind::Sli, name)
-                .map(|_| self.slis.get(name).cloned().unwrap_or(Err(Unusable::Invalid))),
+                .map(|_| {
+                    self.slis
+                        .get(name)
+                        .cloned()
+                        .unwrap_or(Err(Unusable::Invalid))
+                }),
             (Some(_), Some(_), _) => {
-                self.push(document, "spec.indicatorRef", "give indicator or indicatorRef, not both");
+                self.push(
+                    document,
+                    "spec.indicatorRef",
+                    "give indicator or indicatorRef, not both",
+                );
                 None
             }
             (None, None, false) => {
@@ -898,17 +1095,36 @@ impl<'d> Resolver<'d> {
                 if let Some(weight) = objective.composite_weight
                     && !(weight.is_finite() && weight > 0.0)
                 {
-                    self.push(document, &format!("{at}.compositeWeight"), format!("{weight}: a weight above 0"));
+                    self.push(
+                        document,
+                        &format!("{at}.compositeWeight"),
+                        format!("{weight}: a weight above 0"),
+                    );
                 }
             }
         }
         let window = self.window(document, &spec.time_window);
-        let is_threshold = matches!(&sli, Some(Ok(ResolvedSli { indicator: Indicator::Threshold(_), .. })));
+        // From the document itself, so an SLI that is not evaluated is still checked whole.
+        let is_threshold = match (&spec.indicator, &spec.indicator_ref) {
+            (Some(inline), _) => inline.spec.threshold_metric.is_some(),
+            (None, Some(name)) => self.index.get(&(Kind::Sli, name.clone())).is_some_and(
+                |d| matches!(&d.body, Body::Sli(sli) if sli.threshold_metric.is_some()),
+            ),
+            (None, None) => false,
+        };
         if spec.objectives.is_empty() {
-            self.push(document, "spec.objectives", "required: at least one objective");
+            self.push(
+                document,
+                "spec.objectives",
+                "required: at least one objective",
+            );
         }
         if is_threshold && spec.objectives.len() > 1 {
-            self.push(document, "spec.objectives", "a thresholdMetric takes exactly one objective");
+            self.push(
+                document,
+                "spec.objectives",
+                "a thresholdMetric takes exactly one objective",
+            );
         }
         let mut objectives = Vec::new();
         for (i, objective) in spec.objectives.iter().enumerate() {
@@ -916,12 +1132,20 @@ impl<'d> Resolver<'d> {
             let target = match (objective.target, objective.target_percent) {
                 (Some(t), None) if (0.0..1.0).contains(&t) => Some(t),
                 (Some(t), None) => {
-                    self.push(document, &format!("{at}.target"), format!("{t}: must be in [0, 1)"));
+                    self.push(
+                        document,
+                        &format!("{at}.target"),
+                        format!("{t}: must be in [0, 1)"),
+                    );
                     None
                 }
                 (None, Some(p)) if (0.0..100.0).contains(&p) => Some(p / 100.0),
                 (None, Some(p)) => {
-                    self.push(document, &format!("{at}.targetPercent"), format!("{p}: must be in [0, 100)"));
+                    self.push(
+                        document,
+                        &format!("{at}.targetPercent"),
+                        format!("{p}: must be in [0, 100)"),
+                    );
                     None
                 }
                 (Some(_), Some(_)) => {
@@ -929,24 +1153,48 @@ impl<'d> Resolver<'d> {
                     None
                 }
                 (None, None) => {
-                    self.push(document, &format!("{at}.target"), "required (or targetPercent)");
+                    self.push(
+                        document,
+                        &format!("{at}.target"),
+                        "required (or targetPercent)",
+                    );
                     None
                 }
             };
-            if !composite && !is_threshold && (objective.op.is_some() || objective.value.is_some()) {
-                self.push(document, &at, "op and value are for thresholdMetric indicators only");
+            if !composite && !is_threshold && (objective.op.is_some() || objective.value.is_some())
+            {
+                self.push(
+                    document,
+                    &at,
+                    "op and value are for thresholdMetric indicators only",
+                );
             }
             if is_threshold && (objective.op.is_none() || objective.value.is_none()) {
-                self.push(document, &at, "a thresholdMetric needs op and value in its objective");
+                self.push(
+                    document,
+                    &at,
+                    "a thresholdMetric needs op and value in its objective",
+                );
             }
             let slice = match (spec.budgeting_method, &objective.time_slice_window) {
                 (BudgetingMethod::Occurrences, Some(_)) => {
-                    self.push(document, &format!("{at}.timeSliceWindow"), "only with Timeslices or RatioTimeslices budgeting");
+                    self.push(
+                        document,
+                        &format!("{at}.timeSliceWindow"),
+                        "only with Timeslices or RatioTimeslices budgeting",
+                    );
                     None
                 }
                 (BudgetingMethod::Occurrences, None) => None,
                 (_, None) => {
-                    self.push(document, &format!("{at}.timeSliceWindow"), format!("{:?} budgeting needs a timeSliceWindow", spec.budgeting_method));
+                    self.push(
+                        document,
+                        &format!("{at}.timeSliceWindow"),
+                        format!(
+                            "{:?} budgeting needs a timeSliceWindow",
+                            spec.budgeting_method
+                        ),
+                    );
                     None
                 }
                 (_, Some(value)) => {
@@ -959,12 +1207,18 @@ impl<'d> Resolver<'d> {
                             .map(Span)
                             .ok_or_else(|| format!("{n}: a whole number of minutes, at least 1")),
                         Value::String(text) => rules::fixed_duration(text),
-                        other => Err(format!("{other}: a duration (e.g. 5m) or a number of minutes")),
+                        other => Err(format!(
+                            "{other}: a duration (e.g. 5m) or a number of minutes"
+                        )),
                     };
                     match parsed {
                         Ok(span) if span.seconds() % 60 == 0 => Some(span),
                         Ok(_) => {
-                            self.push(document, &format!("{at}.timeSliceWindow"), "must be a whole number of minutes (CloudWatch periods)");
+                            self.push(
+                                document,
+                                &format!("{at}.timeSliceWindow"),
+                                "must be a whole number of minutes (CloudWatch periods)",
+                            );
                             None
                         }
                         Err(e) => {
@@ -977,15 +1231,27 @@ impl<'d> Resolver<'d> {
             let slice_target = match (spec.budgeting_method, objective.time_slice_target) {
                 (BudgetingMethod::Timeslices, Some(t)) if t > 0.0 && t <= 1.0 => Some(t),
                 (BudgetingMethod::Timeslices, Some(t)) => {
-                    self.push(document, &format!("{at}.timeSliceTarget"), format!("{t}: must be in (0, 1]"));
+                    self.push(
+                        document,
+                        &format!("{at}.timeSliceTarget"),
+                        format!("{t}: must be in (0, 1]"),
+                    );
                     None
                 }
                 (BudgetingMethod::Timeslices, None) if !is_threshold => {
-                    self.push(document, &format!("{at}.timeSliceTarget"), "a ratio indicator with Timeslices needs a timeSliceTarget in (0, 1]");
+                    self.push(
+                        document,
+                        &format!("{at}.timeSliceTarget"),
+                        "a ratio indicator with Timeslices needs a timeSliceTarget in (0, 1]",
+                    );
                     None
                 }
                 (_, Some(_)) if spec.budgeting_method != BudgetingMethod::Timeslices => {
-                    self.push(document, &format!("{at}.timeSliceTarget"), "only with Timeslices budgeting");
+                    self.push(
+                        document,
+                        &format!("{at}.timeSliceTarget"),
+                        "only with Timeslices budgeting",
+                    );
                     None
                 }
                 _ => None,
@@ -1002,19 +1268,43 @@ impl<'d> Resolver<'d> {
         }
         for (i, value) in spec.alert_policies.iter().enumerate() {
             let field = format!("spec.alertPolicies[{i}]");
-            match openslo::item::<AlertPolicySpec>(value, &field, "alertPolicyRef", Kind::AlertPolicy) {
+            match openslo::item::<AlertPolicySpec>(
+                value,
+                &field,
+                "alertPolicyRef",
+                Kind::AlertPolicy,
+            ) {
                 Err((field, message)) => self.push(document, &field, message),
                 Ok(Item::Ref(name)) => {
-                    if self.lookup(document, &format!("{field}.alertPolicyRef"), Kind::AlertPolicy, &name).is_some()
+                    if self
+                        .lookup(
+                            document,
+                            &format!("{field}.alertPolicyRef"),
+                            Kind::AlertPolicy,
+                            &name,
+                        )
+                        .is_some()
                         && let Some(Some(policy)) = self.policies.get(&name)
                     {
                         policies.push(policy.clone());
                     }
                 }
                 Ok(Item::Inline { metadata, spec }) => {
-                    metadata_rules(&mut self.problems, document, &metadata, &format!("{field}.metadata"));
-                    description_rule(&mut self.problems, document, spec.description.as_ref(), &format!("{field}.spec.description"));
-                    if let Some(policy) = self.policy(document, &metadata, &spec, &format!("{field}.spec")) {
+                    metadata_rules(
+                        &mut self.problems,
+                        document,
+                        &metadata,
+                        &format!("{field}.metadata"),
+                    );
+                    description_rule(
+                        &mut self.problems,
+                        document,
+                        spec.description.as_ref(),
+                        &format!("{field}.spec.description"),
+                    );
+                    if let Some(policy) =
+                        self.policy(document, &metadata, &spec, &format!("{field}.spec"))
+                    {
                         policies.push(policy);
                     }
                 }
@@ -1035,7 +1325,11 @@ impl<'d> Resolver<'d> {
             Some(Ok(sli)) => sli,
             Some(Err(Unusable::NotEvaluated(reason))) => {
                 if self.problems.len() == before {
-                    unevaluated.push(Unevaluated { slo: name, file: document.file.clone(), reason });
+                    unevaluated.push(Unevaluated {
+                        slo: name,
+                        file: document.file.clone(),
+                        reason,
+                    });
                 }
                 return;
             }
@@ -1045,7 +1339,10 @@ impl<'d> Resolver<'d> {
         // Rules between the indicator and the budgeting method.
         if let Indicator::Threshold(_) = &sli.indicator
             && spec.budgeting_method == BudgetingMethod::Occurrences
-            && objectives.first().and_then(|o| o.0.op).is_some_and(|op| op != Op::Lte)
+            && objectives
+                .first()
+                .and_then(|o| o.0.op)
+                .is_some_and(|op| op != Op::Lte)
         {
             self.push(
                 document,
@@ -1086,16 +1383,28 @@ impl<'d> Resolver<'d> {
                 },
             };
             let objective_name = if several {
-                let slug = objective.display_name.as_deref().map(slug).filter(|s| !s.is_empty());
+                let slug = objective
+                    .display_name
+                    .as_deref()
+                    .map(slug)
+                    .filter(|s| !s.is_empty());
                 format!("{name}-{}", slug.unwrap_or_else(|| (i + 1).to_string()))
             } else {
                 name.clone()
             };
             if !names.insert(objective_name.clone()) {
-                self.push(document, &format!("spec.objectives[{i}].displayName"), format!("two objectives make the name {objective_name:?}"));
+                self.push(
+                    document,
+                    &format!("spec.objectives[{i}].displayName"),
+                    format!("two objectives make the name {objective_name:?}"),
+                );
                 continue;
             }
-            let display = document.metadata.display_name.clone().unwrap_or_else(|| name.clone());
+            let display = document
+                .metadata
+                .display_name
+                .clone()
+                .unwrap_or_else(|| name.clone());
             slos.push(Slo {
                 name: objective_name,
                 display_name: match (several, &objective.display_name) {
@@ -1204,6 +1513,744 @@ fn cross_checks(slos: &[Slo], problems: &mut Vec<Problem>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Writes `files` (name, text) into a fresh directory and loads it.
+    fn load_files(files: &[(&str, &str)]) -> Result<Loaded, Vec<Problem>> {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("slo-load-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let loaded = load_with(std::slice::from_ref(&dir), Options::default());
+        let _ = std::fs::remove_dir_all(&dir);
+        loaded
+    }
+
+    /// Documents of every kind, written from the specification's text: references across
+    /// two files, a YAML list of documents, inline and referenced policies, conditions and
+    /// targets, several objectives, a calendar window, RatioTimeslices over a raw ratio, a
+    /// Prometheus source and a composite SLO.
+    const SERVICE_AND_SOURCES: &str = "\
+apiVersion: openslo/v1
+kind: Service
+metadata:
+  name: checkout
+  displayName: Checkout
+spec:
+  description: Takes the money.
+---
+apiVersion: openslo/v1
+kind: DataSource
+metadata:
+  name: cloudwatch-prod
+spec:
+  type: CloudWatch
+  connectionDetails:
+    region: eu-west-1
+    accountId: \"123456789012\"
+    roleArn: arn:aws:iam::123456789012:role/slo-reader
+---
+apiVersion: openslo/v1
+kind: DataSource
+metadata:
+  name: prometheus
+spec:
+  type: Prometheus
+  connectionDetails:
+    url: http://prometheus:9090
+---
+apiVersion: openslo/v1
+kind: SLI
+metadata:
+  name: checkout-errors
+  labels:
+    team: payments
+    tags: [money, user-facing]
+spec:
+  description: Checkout requests without a server error.
+  ratioMetric:
+    counter: true
+    bad:
+      metricSource:
+        metricSourceRef: cloudwatch-prod
+        spec:
+          namespace: Shop
+          metricName: Errors
+          stat: Sum
+          dimensions:
+            - name: Service
+              value: checkout
+    total:
+      metricSource:
+        metricSourceRef: cloudwatch-prod
+        type: CloudWatch
+        spec:
+          namespace: Shop
+          metricName: Requests
+          stat: Sum
+          dimensions:
+            - name: Service
+              value: checkout
+";
+
+    const ALERTING: &str = "\
+- apiVersion: openslo/v1
+  kind: AlertNotificationTarget
+  metadata:
+    name: on-call
+  spec:
+    description: The payments on-call rota.
+    target: arn:aws:sns:eu-west-1:123456789012:payments-on-call
+- apiVersion: openslo/v1
+  kind: AlertCondition
+  metadata:
+    name: slow-burn
+    annotations:
+      openslo-cloudwatch/minEvents: \"50\"
+  spec:
+    description: Twice the sustainable rate for a day.
+    severity: ticket
+    condition:
+      kind: burnrate
+      op: gte
+      threshold: 2
+      lookbackWindow: 1d
+      alertAfter: 0m
+- apiVersion: openslo/v1
+  kind: AlertPolicy
+  metadata:
+    name: fast-burn
+  spec:
+    alertWhenBreaching: true
+    alertWhenResolved: false
+    conditions:
+      - kind: AlertCondition
+        metadata:
+          name: fast-burn-condition
+          annotations:
+            openslo-cloudwatch/thresholdWindow: 30d
+        spec:
+          severity: page
+          condition:
+            kind: burnrate
+            threshold: 14.4
+            lookbackWindow: 1h
+            alertAfter: 0m
+    notificationTargets:
+      - targetRef: on-call
+";
+
+    const SLOS: &str = "\
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: checkout-availability
+  displayName: Checkout availability
+spec:
+  service: checkout
+  indicatorRef: checkout-errors
+  timeWindow:
+    - duration: 4w
+      isRolling: true
+  budgetingMethod: Occurrences
+  objectives:
+    - displayName: Most requests
+      target: 0.99
+    - displayName: Nearly all requests
+      targetPercent: 99.9
+  alertPolicies:
+    - alertPolicyRef: fast-burn
+    - kind: AlertPolicy
+      metadata:
+        name: slow-burn-policy
+      spec:
+        alertWhenBreaching: true
+        alertWhenResolved: true
+        alertWhenNoData: true
+        conditions:
+          - conditionRef: slow-burn
+        notificationTargets:
+          - kind: AlertNotificationTarget
+            metadata:
+              name: ticket-queue
+            spec:
+              target: ${aws_sns_topic.tickets.arn}
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: checkout-latency
+spec:
+  service: checkout
+  indicator:
+    metadata:
+      name: checkout-latency
+    spec:
+      thresholdMetric:
+        metricSource:
+          type: CloudWatch
+          spec:
+            region: us-east-1
+            namespace: Shop
+            metricName: Latency
+            stat: p99
+  timeWindow:
+    - duration: 1M
+      calendar:
+        startTime: 2026-01-01 00:00:00
+        timeZone: Europe/Paris
+  budgetingMethod: Timeslices
+  objectives:
+    - op: lte
+      value: 300
+      target: 0.95
+      timeSliceWindow: 5
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: stored-ratio
+spec:
+  service: checkout
+  indicator:
+    spec:
+      ratioMetric:
+        rawType: failure
+        raw:
+          metricSource:
+            type: CloudWatch
+            spec: { namespace: Shop, metricName: FailureRatio, stat: Average }
+  timeWindow:
+    - duration: 2w
+      isRolling: true
+  budgetingMethod: RatioTimeslices
+  objectives:
+    - target: 0.99
+      timeSliceWindow: 1m
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: from-prometheus
+spec:
+  service: checkout
+  indicator:
+    spec:
+      thresholdMetric:
+        metricSource:
+          metricSourceRef: prometheus
+          spec:
+            query: histogram_quantile(0.99, rate(latency_bucket[5m]))
+  timeWindow:
+    - duration: 7d
+      isRolling: true
+  budgetingMethod: Timeslices
+  objectives:
+    - op: lt
+      value: 0.3
+      target: 0.99
+      timeSliceWindow: 1m
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: checkout-composite
+spec:
+  service: checkout
+  timeWindow:
+    - duration: 28d
+      isRolling: true
+  budgetingMethod: Occurrences
+  objectives:
+    - displayName: availability
+      target: 0.99
+      indicatorRef: checkout-errors
+      compositeWeight: 2
+    - displayName: also availability
+      target: 0.9
+      indicatorRef: checkout-errors
+";
+
+    fn valid() -> Loaded {
+        load_files(&[
+            ("a-sources.yaml", SERVICE_AND_SOURCES),
+            ("b-alerting.yml", ALERTING),
+            ("c-slos.yaml", SLOS),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn every_kind_of_the_specification_reads_and_references_resolve_across_files() {
+        let loaded = valid();
+        let names: Vec<&str> = loaded.slos.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "checkout-availability-most-requests",
+                "checkout-availability-nearly-all-requests",
+                "checkout-latency",
+                "stored-ratio"
+            ]
+        );
+        for kind in Kind::ALL {
+            assert!(
+                loaded.documents.get(&kind).is_some_and(|n| *n >= 1),
+                "{kind}"
+            );
+        }
+        let unevaluated: Vec<(&str, &str)> = loaded
+            .unevaluated
+            .iter()
+            .map(|u| (u.slo.as_str(), u.reason.as_str()))
+            .collect();
+        assert_eq!(unevaluated.len(), 2, "{unevaluated:?}");
+        assert!(unevaluated[0].0 == "from-prometheus" && unevaluated[0].1.contains("Prometheus"));
+        assert!(unevaluated[1].0 == "checkout-composite" && unevaluated[1].1.contains("composite"));
+
+        let [most, nearly, latency, stored] = loaded.slos.as_slice() else {
+            unreachable!()
+        };
+        // Each objective is its own SLO with its own target; targetPercent is a percentage.
+        assert_eq!(most.target, 0.99);
+        assert!((nearly.target - 0.999).abs() < 1e-12);
+        assert_eq!(most.display_name, "Checkout availability: Most requests");
+        // The DataSource's connection, never printed.
+        assert_eq!(most.connection.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            most.connection.role_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/slo-reader")
+        );
+        assert!(!format!("{most:?}").contains("slo-reader"));
+        // The referenced policy and the inline one with its referenced condition.
+        let policies: Vec<(&str, Severity, f64, Option<Span>, f64)> = most
+            .policies
+            .iter()
+            .map(|p| {
+                let c = &p.condition;
+                (
+                    p.name.as_str(),
+                    c.severity,
+                    c.threshold,
+                    c.threshold_window,
+                    c.min_events,
+                )
+            })
+            .collect();
+        assert_eq!(
+            policies,
+            [
+                (
+                    "fast-burn",
+                    Severity::Page,
+                    14.4,
+                    Some(Span(30 * 86_400)),
+                    10.0
+                ),
+                ("slow-burn-policy", Severity::Ticket, 2.0, None, 50.0),
+            ]
+        );
+        let slow = &most.policies[1];
+        assert_eq!(
+            (slow.condition.op, slow.condition.short),
+            (Op::Gte, Span(7_200))
+        );
+        assert!(slow.when_no_data && slow.when_resolved);
+        assert_eq!(slow.targets[0].target, "${aws_sns_topic.tickets.arn}");
+        assert_eq!(most.policies[0].targets[0].name, "on-call");
+        // No alertPolicies: the four default ones.
+        let defaults: Vec<&str> = latency.policies.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            defaults,
+            [
+                "default-page-1h",
+                "default-page-6h",
+                "default-ticket-1d",
+                "default-ticket-3d"
+            ]
+        );
+        assert_eq!(latency.connection.region.as_deref(), Some("us-east-1"));
+        assert!(matches!(latency.window, Window::Calendar { .. }));
+        // A bare timeSliceWindow counts minutes.
+        assert_eq!(latency.time_slice, Some((Span(300), None)));
+        assert!(matches!(
+            stored.indicator,
+            Measure::Raw {
+                kind: openslo::RawType::Failure,
+                ..
+            }
+        ));
+        assert_eq!(stored.budgeting, BudgetingMethod::RatioTimeslices);
+    }
+
+    /// Loads the valid documents with `from` replaced by `to` in the file `file`, and
+    /// returns the problems, which must name `field`.
+    fn refused(file: &str, from: &str, to: &str) -> Vec<Problem> {
+        let mut files = [
+            ("a-sources.yaml", SERVICE_AND_SOURCES.to_owned()),
+            ("b-alerting.yml", ALERTING.to_owned()),
+            ("c-slos.yaml", SLOS.to_owned()),
+        ];
+        let target = files.iter_mut().find(|(name, _)| *name == file).unwrap();
+        assert!(target.1.contains(from), "{from}");
+        target.1 = target.1.replacen(from, to, 1);
+        let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+        load_files(&files).unwrap_err()
+    }
+
+    #[track_caller]
+    fn names(problems: &[Problem], field: &str, message: &str) {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.field == field && p.message.contains(message) && !p.unreadable),
+            "no problem at {field:?} saying {message:?} in {problems:#?}"
+        );
+    }
+
+    #[test]
+    fn the_specifications_general_rules_are_refused_with_the_field_named() {
+        let slos = "c-slos.yaml";
+        names(
+            &refused(
+                slos,
+                "apiVersion: openslo/v1\nkind: SLO",
+                "apiVersion: openslo/v2\nkind: SLO",
+            ),
+            "checkout-availability: apiVersion",
+            "expected openslo/v1",
+        );
+        names(
+            &refused(slos, "kind: SLO", "kind: Slo"),
+            "checkout-availability: kind",
+            "expected one of SLO, SLI, DataSource",
+        );
+        names(
+            &refused(
+                slos,
+                "name: checkout-latency\nspec",
+                "name: Checkout_Latency\nspec",
+            ),
+            "Checkout_Latency: metadata.name",
+            "RFC 1123",
+        );
+        let long = "x".repeat(64);
+        names(
+            &refused(slos, "name: stored-ratio", &format!("name: {long}")),
+            &format!("{long}: metadata.name"),
+            "at most 63",
+        );
+        names(
+            &refused("a-sources.yaml", "team: payments", "-team: payments"),
+            "checkout-errors: metadata.labels",
+            "starts and ends",
+        );
+        names(
+            &refused(
+                "b-alerting.yml",
+                "openslo-cloudwatch/minEvents",
+                "Bad_Prefix.com/minEvents",
+            ),
+            "slow-burn: metadata.annotations",
+            "DNS subdomain",
+        );
+        names(
+            &refused(
+                "a-sources.yaml",
+                "description: Takes the money.",
+                &format!("description: {}", "x".repeat(1051)),
+            ),
+            "checkout: spec.description",
+            "at most 1050",
+        );
+        names(
+            &refused(
+                slos,
+                "    - displayName: Most requests\n      target: 0.99",
+                "    - displayName: Most requests\n      target: 0.99\n      targetPercent: 99",
+            ),
+            "checkout-availability: spec.objectives[0]",
+            "not both",
+        );
+        names(
+            &refused(slos, "targetPercent: 99.9", "targetPercent: 100"),
+            "checkout-availability: spec.objectives[1].targetPercent",
+            "[0, 100)",
+        );
+        names(
+            &refused(
+                slos,
+                "startTime: 2026-01-01 00:00:00",
+                "startTime: 2026-13-01 00:00:00",
+            ),
+            "checkout-latency: spec.timeWindow[0].calendar.startTime",
+            "YYYY-MM-DD HH:MM:SS",
+        );
+        names(
+            &refused(slos, "timeZone: Europe/Paris", "timeZone: Europe/Pariss"),
+            "checkout-latency: spec.timeWindow[0].calendar.timeZone",
+            "IANA",
+        );
+        names(
+            &refused(
+                slos,
+                "    - duration: 2w\n      isRolling: true",
+                "    - duration: 2W\n      isRolling: true",
+            ),
+            "stored-ratio: spec.timeWindow[0].duration",
+            "case-sensitive",
+        );
+        names(
+            &refused(
+                slos,
+                "    - duration: 4w\n      isRolling: true",
+                "    - duration: 1M\n      isRolling: true",
+            ),
+            "checkout-availability: spec.timeWindow[0].duration",
+            "no fixed length",
+        );
+    }
+
+    #[test]
+    fn required_and_mutually_exclusive_fields_are_refused_with_the_field_named() {
+        let alerting = "b-alerting.yml";
+        names(
+            &refused(alerting, "    severity: ticket\n", ""),
+            "slow-burn: spec",
+            "missing field `severity`",
+        );
+        names(
+            &refused(alerting, "lookbackWindow: 1d", "lookbackWindow: 1H"),
+            "slow-burn: spec.condition.lookbackWindow",
+            "case-sensitive",
+        );
+        names(
+            &refused(
+                alerting,
+                "      kind: burnrate\n      op: gte",
+                "      kind: budget\n      op: gte",
+            ),
+            "slow-burn: spec.condition.kind",
+            "burnrate",
+        );
+        names(
+            &refused(alerting, "severity: ticket", "severity: sev1"),
+            "slow-burn: spec.severity",
+            "page",
+        );
+        names(
+            &refused(
+                alerting,
+                "openslo-cloudwatch/minEvents: \"50\"",
+                "openslo-cloudwatch/minEvent: \"50\"",
+            ),
+            "slow-burn: metadata.annotations.openslo-cloudwatch/minEvent",
+            "shortWindow, thresholdWindow and minEvents",
+        );
+        names(
+            &refused(
+                alerting,
+                "    notificationTargets:\n      - targetRef: on-call\n",
+                "",
+            ),
+            "fast-burn: spec.notificationTargets",
+            "required",
+        );
+        let slos = "c-slos.yaml";
+        names(
+            &refused(
+                slos,
+                "          - conditionRef: slow-burn\n",
+                "          - conditionRef: slow-burn\n          - conditionRef: slow-burn\n",
+            ),
+            "checkout-availability: spec.alertPolicies[1].spec.conditions",
+            "allows one per policy",
+        );
+        names(
+            &refused(slos, "      value: 300\n", ""),
+            "checkout-latency: spec.objectives[0]",
+            "needs op and value",
+        );
+        names(
+            &refused(
+                slos,
+                "    - displayName: Most requests\n      target: 0.99",
+                "    - displayName: Most requests\n      target: 0.99\n      op: gt",
+            ),
+            "checkout-availability: spec.objectives[0]",
+            "thresholdMetric indicators only",
+        );
+        names(
+            &refused(
+                slos,
+                "      targetPercent: 99.9",
+                "      targetPercent: 99.9\n      timeSliceTarget: 0.9",
+            ),
+            "checkout-availability: spec.objectives[1].timeSliceTarget",
+            "only with Timeslices",
+        );
+        names(
+            &refused(slos, "      timeSliceWindow: 5\n", ""),
+            "checkout-latency: spec.objectives[0].timeSliceWindow",
+            "needs a timeSliceWindow",
+        );
+        names(
+            &refused(slos, "        rawType: failure\n", ""),
+            "stored-ratio: spec.indicator.spec.ratioMetric.rawType",
+            "required with raw",
+        );
+        names(
+            &refused(
+                "a-sources.yaml",
+                "    total:\n      metricSource:\n        metricSourceRef: cloudwatch-prod\n        type: CloudWatch",
+                "    good:\n      metricSource:\n        metricSourceRef: cloudwatch-prod\n        type: CloudWatch",
+            ),
+            "checkout-errors: spec.ratioMetric",
+            "exactly one of good and bad",
+        );
+        names(
+            &refused(
+                slos,
+                "  indicatorRef: checkout-errors\n  timeWindow:\n    - duration: 4w",
+                "  timeWindow:\n    - duration: 4w",
+            ),
+            "checkout-availability: spec",
+            "indicator or indicatorRef is required",
+        );
+        // Keys in a spec file are refused without their value appearing anywhere.
+        let problems = refused(
+            "a-sources.yaml",
+            "    roleArn: arn:aws:iam::123456789012:role/slo-reader",
+            "    secretAccessKey: wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY",
+        );
+        names(
+            &problems,
+            "cloudwatch-prod: spec.connectionDetails.secretAccessKey",
+            "do not belong in spec files",
+        );
+        assert!(!format!("{problems:?}").contains("EXAMPLEKEY"));
+    }
+
+    #[test]
+    fn a_missing_duplicate_or_wrong_kind_reference_names_both_ends() {
+        let slos = "c-slos.yaml";
+        names(
+            &refused(
+                slos,
+                "indicatorRef: checkout-errors\n  timeWindow:\n    - duration: 4w",
+                "indicatorRef: checkout-errorz\n  timeWindow:\n    - duration: 4w",
+            ),
+            "checkout-availability: spec.indicatorRef",
+            "\"checkout-errorz\": no SLI of that name",
+        );
+        names(
+            &refused(
+                slos,
+                "indicatorRef: checkout-errors\n  timeWindow:\n    - duration: 4w",
+                "indicatorRef: prometheus\n  timeWindow:\n    - duration: 4w",
+            ),
+            "checkout-availability: spec.indicatorRef",
+            "\"prometheus\" is a DataSource (",
+        );
+        names(
+            &refused(slos, "alertPolicyRef: fast-burn", "alertPolicyRef: on-call"),
+            "checkout-availability: spec.alertPolicies[0].alertPolicyRef",
+            "is a AlertNotificationTarget",
+        );
+        names(
+            &refused(
+                slos,
+                "conditionRef: slow-burn",
+                "conditionRef: slow-burning",
+            ),
+            "checkout-availability: spec.alertPolicies[1].spec.conditions[0].conditionRef",
+            "no AlertCondition of that name",
+        );
+        names(
+            &refused("b-alerting.yml", "targetRef: on-call", "targetRef: on-cal"),
+            "fast-burn: spec.notificationTargets[0].targetRef",
+            "no AlertNotificationTarget of that name",
+        );
+        names(
+            &refused(
+                "a-sources.yaml",
+                "metricSourceRef: cloudwatch-prod\n        spec:",
+                "metricSourceRef: cloudwatch-dev\n        spec:",
+            ),
+            "checkout-errors: spec.ratioMetric.bad.metricSource.metricSourceRef",
+            "no DataSource of that name",
+        );
+        names(
+            &refused(
+                "a-sources.yaml",
+                "        metricSourceRef: cloudwatch-prod\n        type: CloudWatch",
+                "        metricSourceRef: cloudwatch-prod\n        type: Datadog",
+            ),
+            "checkout-errors: spec.ratioMetric.total.metricSource.type",
+            "but the DataSource \"cloudwatch-prod\" is \"CloudWatch\"",
+        );
+        names(
+            &refused(
+                slos,
+                "  service: checkout\n  indicatorRef",
+                "  service: checkout-v2\n  indicatorRef",
+            ),
+            "checkout-availability: spec.service",
+            "no Service of that name in the files given (they define checkout)",
+        );
+        // A second SLI of the same name, in another file.
+        let mut files = vec![
+            ("a-sources.yaml", SERVICE_AND_SOURCES.to_owned()),
+            ("b-alerting.yml", ALERTING.to_owned()),
+            ("c-slos.yaml", SLOS.to_owned()),
+        ];
+        let sli = SERVICE_AND_SOURCES
+            .split("---\n")
+            .nth(3)
+            .unwrap()
+            .to_owned();
+        files.push(("d-copy.yaml", sli));
+        let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+        let problems = load_files(&files).unwrap_err();
+        let duplicate = problems
+            .iter()
+            .find(|p| p.field == "checkout-errors: metadata.name")
+            .unwrap();
+        assert!(duplicate.file.ends_with("d-copy.yaml"), "{duplicate:?}");
+        assert!(
+            duplicate
+                .message
+                .contains("another SLI is named \"checkout-errors\" (")
+                && duplicate.message.contains("a-sources.yaml"),
+            "{duplicate:?}"
+        );
+    }
+
+    #[test]
+    fn a_document_replaces_the_built_in_default_policy_of_the_same_name() {
+        let replaced = policy::DEFAULT_DOCUMENTS
+            .split("\n---\n")
+            .find(|doc| doc.contains("name: default-page-1h"))
+            .unwrap()
+            .replace("threshold: 14.4", "threshold: 20");
+        let loaded = load_files(&[
+            ("a-sources.yaml", SERVICE_AND_SOURCES),
+            ("b-alerting.yml", ALERTING),
+            ("c-slos.yaml", SLOS),
+            ("d-policy.yaml", &replaced),
+        ])
+        .unwrap();
+        let latency = loaded
+            .slos
+            .iter()
+            .find(|s| s.name == "checkout-latency")
+            .unwrap();
+        assert_eq!(latency.policies[0].name, "default-page-1h");
+        assert_eq!(latency.policies[0].condition.threshold, 20.0);
+        assert_eq!(latency.policies.len(), 4);
+    }
 
     #[test]
     fn objective_names_become_name_suffixes() {

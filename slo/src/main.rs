@@ -212,7 +212,14 @@ fn unevaluated_notes(loaded: &Loaded) -> Vec<String> {
     loaded
         .unevaluated
         .iter()
-        .map(|u| format!("{} ({}) is not evaluated: {}", u.slo, u.file.display(), u.reason))
+        .map(|u| {
+            format!(
+                "{} ({}) is not evaluated: {}",
+                u.slo,
+                u.file.display(),
+                u.reason
+            )
+        })
         .collect()
 }
 
@@ -361,8 +368,16 @@ fn run_backtest(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
     let supplied: std::collections::BTreeMap<String, String> =
         args.dimensions.iter().cloned().collect();
     spec::supply_dimensions(&mut slos, &supplied).map_err(anyhow::Error::msg)?;
-    let from = args.from.as_deref().map(|t| timestamp_arg("--from", t)).transpose()?;
-    let to = args.to.as_deref().map(|t| timestamp_arg("--to", t)).transpose()?;
+    let from = args
+        .from
+        .as_deref()
+        .map(|t| timestamp_arg("--from", t))
+        .transpose()?;
+    let to = args
+        .to
+        .as_deref()
+        .map(|t| timestamp_arg("--to", t))
+        .transpose()?;
     let input = input(args.source, &args.logs, args.endpoint_url.as_ref());
     let backtest = run::backtest(&slos, &input, from, to, &mut notes);
     note(&notes)?;

@@ -283,9 +283,12 @@ pub struct AlertPolicySpec {
     pub alert_when_resolved: bool,
     #[serde(default)]
     pub alert_when_breaching: bool,
-    /// Inline `AlertCondition`s or `{conditionRef: name}` (the specification allows one).
+    /// Inline `AlertCondition`s or `{conditionRef: name}` (the specification allows one;
+    /// required, which the loader says in its own words).
+    #[serde(default)]
     pub conditions: Vec<Value>,
-    /// Inline `AlertNotificationTarget`s or `{targetRef: name}`.
+    /// Inline `AlertNotificationTarget`s or `{targetRef: name}` (required).
+    #[serde(default)]
     pub notification_targets: Vec<Value>,
 }
 
@@ -323,7 +326,7 @@ pub struct AlertNotificationTargetSpec {
 #[derive(Debug, Clone)]
 pub enum Body {
     Slo(Box<SloSpec>),
-    Sli(SliSpec),
+    Sli(Box<SliSpec>),
     DataSource(DataSourceSpec),
     Service(ServiceSpec),
     AlertPolicy(AlertPolicySpec),
@@ -375,7 +378,12 @@ pub fn parse_file(file: &Path, text: &str) -> (Vec<Document>, Vec<Problem>) {
     let mut problems = Vec::new();
     let values = match serde_saphyr::from_multiple::<Value>(text) {
         Ok(values) => values,
-        Err(e) => return (documents, vec![problem(file, "-", format!("not YAML: {e}"))]),
+        Err(e) => {
+            return (
+                documents,
+                vec![problem(file, "-", format!("not YAML: {e}"))],
+            );
+        }
     };
     let flattened = values.into_iter().flat_map(|value| match value {
         Value::Array(items) => items,
@@ -485,7 +493,7 @@ fn parse_document(file: &Path, index: usize, value: &Value) -> Result<Document, 
 pub fn body(kind: Kind, spec: &Value, prefix: &str) -> Result<Body, (String, String)> {
     Ok(match kind {
         Kind::Slo => Body::Slo(Box::new(typed(spec, prefix)?)),
-        Kind::Sli => Body::Sli(typed(spec, prefix)?),
+        Kind::Sli => Body::Sli(Box::new(typed(spec, prefix)?)),
         Kind::DataSource => Body::DataSource(typed(spec, prefix)?),
         Kind::Service => Body::Service(typed(spec, prefix)?),
         Kind::AlertPolicy => Body::AlertPolicy(typed(spec, prefix)?),
@@ -565,7 +573,10 @@ pub fn item<T: serde::de::DeserializeOwned>(
     let metadata = match object.get("metadata") {
         Some(m) => typed::<Metadata>(m, &format!("{field}.metadata"))?,
         None => {
-            return Err((format!("{field}.metadata"), "required (metadata.name)".into()));
+            return Err((
+                format!("{field}.metadata"),
+                "required (metadata.name)".into(),
+            ));
         }
     };
     let spec = object

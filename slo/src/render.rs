@@ -288,7 +288,11 @@ fn backtest_rows(s: &SloReplay) -> Vec<(String, String)> {
     ));
     rows.push((
         "pages".into(),
-        format!("{} ({:.1} per week)", firings_text(&s.pages), s.pages_per_week),
+        format!(
+            "{} ({:.1} per week)",
+            firings_text(&s.pages),
+            s.pages_per_week
+        ),
     ));
     rows.push((
         "tickets".into(),
@@ -300,7 +304,10 @@ fn backtest_rows(s: &SloReplay) -> Vec<(String, String)> {
     ));
     for c in &s.conditions {
         rows.push((
-            format!("{} ({} {}/{} > {})", c.policy, c.severity, c.lookback, c.short_window, c.threshold),
+            format!(
+                "{} ({} {}/{} > {})",
+                c.policy, c.severity, c.lookback, c.short_window, c.threshold
+            ),
             format!("fired {}; flaps {}", firings_text(&c.firings), c.flaps),
         ));
     }
@@ -345,7 +352,11 @@ pub fn backtest_table(b: &Backtest) -> String {
     for slo in &b.slos {
         let rows = backtest_rows(slo);
         let _ = writeln!(out, "\n{} ({})", slo.display_name, slo.name);
-        let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+        let width = rows
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0);
         for (key, value) in rows {
             let _ = writeln!(out, "  {key:<width$}  {value}");
         }
@@ -356,7 +367,10 @@ pub fn backtest_table(b: &Backtest) -> String {
 pub fn backtest_markdown(b: &Backtest) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", backtest_title(b));
-    let _ = writeln!(out, "| SLO | pages | tickets | incidents | incidents without a page |");
+    let _ = writeln!(
+        out,
+        "| SLO | pages | tickets | incidents | incidents without a page |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|");
     for slo in &b.slos {
         let _ = writeln!(
@@ -366,7 +380,10 @@ pub fn backtest_markdown(b: &Backtest) -> String {
             slo.pages.len(),
             slo.tickets.len(),
             slo.incidents.len(),
-            slo.incidents.iter().filter(|i| i.first_page_ms.is_none()).count()
+            slo.incidents
+                .iter()
+                .filter(|i| i.first_page_ms.is_none())
+                .count()
         );
     }
     for slo in &b.slos {

@@ -264,8 +264,7 @@ fn slice_ratios(
 ) -> Result<Vec<Option<f64>>, SourceError> {
     match &slo.indicator {
         Measure::Raw { metric, kind } => {
-            let values =
-                source.fetch(&[metric.with_stat(Stat::Average)], start, end, period)?;
+            let values = source.fetch(&[metric.with_stat(Stat::Average)], start, end, period)?;
             Ok(values[0]
                 .iter()
                 .map(|v| {
@@ -298,9 +297,7 @@ impl Slo {
 /// minute.
 pub(crate) fn period(slo: &Slo) -> Span {
     match (slo.budgeting, slo.time_slice) {
-        (BudgetingMethod::Timeslices | BudgetingMethod::RatioTimeslices, Some((slice, _))) => {
-            slice
-        }
+        (BudgetingMethod::Timeslices | BudgetingMethod::RatioTimeslices, Some((slice, _))) => slice,
         _ => MINUTE,
     }
 }
@@ -388,31 +385,31 @@ pub fn evaluate(
     let series = match series(slo, source, fetch_start, end, period)? {
         Ok(series) => series,
         Err(reason) => {
-        // Never 100 % or 0 %: nothing was measured, so nothing is judged.
-        return Ok(SloReport {
-            name: slo.name.clone(),
-            display_name: slo.display_name.clone(),
-            target: slo.target,
-            window,
-            window_start_ms: start,
-            budgeting: slo.budgeting,
-            events: Events::default(),
-            sli: None,
-            status: Status::NoData,
-            no_data_reason: Some(reason),
-            budget: math::budget(Events::default(), slo.target),
-            burn_rates: LOOKBACKS
-                .iter()
-                .map(|lookback| BurnRate {
-                    lookback: lookback.to_string(),
-                    rate: None,
-                })
-                .collect(),
-            firing: None,
-            time_to_exhaustion: None,
-            projected_remaining: None,
-            burn_down: Vec::new(),
-        });
+            // Never 100 % or 0 %: nothing was measured, so nothing is judged.
+            return Ok(SloReport {
+                name: slo.name.clone(),
+                display_name: slo.display_name.clone(),
+                target: slo.target,
+                window,
+                window_start_ms: start,
+                budgeting: slo.budgeting,
+                events: Events::default(),
+                sli: None,
+                status: Status::NoData,
+                no_data_reason: Some(reason),
+                budget: math::budget(Events::default(), slo.target),
+                burn_rates: LOOKBACKS
+                    .iter()
+                    .map(|lookback| BurnRate {
+                        lookback: lookback.to_string(),
+                        rate: None,
+                    })
+                    .collect(),
+                firing: None,
+                time_to_exhaustion: None,
+                projected_remaining: None,
+                burn_down: Vec::new(),
+            });
         }
     };
     let periods = &series.events;
@@ -723,8 +720,8 @@ pub fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::CalendarPeriod;
     use crate::calendar::tests::zoned;
+    use crate::spec::CalendarPeriod;
 
     fn monthly(zone: &str) -> Slo {
         let query = Query {

@@ -14,7 +14,10 @@ pub fn name(text: &str) -> Result<(), String> {
     }
     let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
     if text.len() > 63 {
-        return Err(format!("{text:?}: at most 63 characters (RFC 1123), not {}", text.len()));
+        return Err(format!(
+            "{text:?}: at most 63 characters (RFC 1123), not {}",
+            text.len()
+        ));
     }
     if !text.chars().all(|c| alnum(c) || c == '-') {
         return Err(format!(
@@ -43,9 +46,7 @@ fn key_name(text: &str) -> Result<(), String> {
         .chars()
         .all(|c| alnum(c) || matches!(c, '-' | '_' | '.'))
     {
-        return Err(format!(
-            "{text:?}: letters, digits, '-', '_' and '.' only"
-        ));
+        return Err(format!("{text:?}: letters, digits, '-', '_' and '.' only"));
     }
     Ok(())
 }
@@ -78,9 +79,7 @@ pub fn annotation_key(text: &str) -> Result<(), String> {
 pub fn description(text: &str) -> Result<(), String> {
     let length = text.chars().count();
     if length > MAX_DESCRIPTION {
-        return Err(format!(
-            "{length} characters: at most {MAX_DESCRIPTION}"
-        ));
+        return Err(format!("{length} characters: at most {MAX_DESCRIPTION}"));
     }
     Ok(())
 }
@@ -181,8 +180,16 @@ mod tests {
         assert!(label_key("_x").is_err());
         assert!(annotation_key("openslo.com/key1").is_ok());
         assert!(annotation_key("rationale").is_ok());
-        assert!(annotation_key("Foo.com/key").unwrap_err().contains("DNS subdomain"));
-        assert!(annotation_key("foo.com/-key").unwrap_err().contains("after '/'"));
+        assert!(
+            annotation_key("Foo.com/key")
+                .unwrap_err()
+                .contains("DNS subdomain")
+        );
+        assert!(
+            annotation_key("foo.com/-key")
+                .unwrap_err()
+                .contains("after '/'")
+        );
     }
 
     #[test]
@@ -196,9 +203,21 @@ mod tests {
                 unit: Unit::Month
             }
         );
-        assert!(fixed_duration("1M").unwrap_err().contains("no fixed length"));
-        assert!(Shorthand::parse("30s").unwrap_err().contains("case-sensitive"));
-        assert!(Shorthand::parse("1H").unwrap_err().contains("case-sensitive"));
+        assert!(
+            fixed_duration("1M")
+                .unwrap_err()
+                .contains("no fixed length")
+        );
+        assert!(
+            Shorthand::parse("30s")
+                .unwrap_err()
+                .contains("case-sensitive")
+        );
+        assert!(
+            Shorthand::parse("1H")
+                .unwrap_err()
+                .contains("case-sensitive")
+        );
         assert!(Shorthand::parse("-1h").unwrap_err().contains("positive"));
         assert!(Shorthand::parse("0d").unwrap_err().contains("positive"));
         assert!(Shorthand::parse("1 h").is_err());

@@ -88,10 +88,8 @@ pub fn backtest(
     with_source(input, notes, |source| {
         let extent = source.extent();
         let to = whole_minute(to_ms.unwrap_or_else(|| extent.map_or(now_ms, |(_, last)| last + 1)));
-        let from = from_ms.map_or_else(
-            || extent.map_or(to - DEFAULT_STRETCH.millis(), |(first, _)| first),
-            |from| from,
-        );
+        let from = from_ms
+            .unwrap_or_else(|| extent.map_or(to - DEFAULT_STRETCH.millis(), |(first, _)| first));
         let from = from.div_euclid(60_000) * 60_000;
         if from >= to {
             return Err(SourceError::Fetch(

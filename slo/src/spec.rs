@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::duration::Span;
 pub use crate::calendar::{CalendarPeriod, CalendarUnit};
+use crate::duration::Span;
 pub use crate::load::load;
 pub use crate::openslo::{BudgetingMethod, RawType};
 use crate::policy::Policy;

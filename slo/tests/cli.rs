@@ -264,7 +264,13 @@ fn a_broken_spec_lists_every_problem_with_file_and_field_and_exits_1() {
         .replace("metricName: ServerErrors", "metricName: ServerErrorz")
         .replace("target: 0.995", "target: 1.5");
     std::fs::write(&spec, text).unwrap();
-    let out = slo(&["validate", "--spec", spec.to_str().unwrap(), "--catalogue", &catalogue]);
+    let out = slo(&[
+        "validate",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--catalogue",
+        &catalogue,
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     let file = spec.display().to_string();
@@ -288,7 +294,13 @@ fn a_broken_spec_lists_every_problem_with_file_and_field_and_exits_1() {
             "value: warm\n              - name: Model\n                value: x",
         );
     std::fs::write(&spec, text).unwrap();
-    let out = slo(&["validate", "--spec", spec.to_str().unwrap(), "--catalogue", &catalogue]);
+    let out = slo(&[
+        "validate",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--catalogue",
+        &catalogue,
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8(out.stderr)
@@ -317,7 +329,13 @@ fn a_broken_spec_lists_every_problem_with_file_and_field_and_exits_1() {
         format!("{availability}\n---\n{model_errors}\n---\n{cold_start}\n---\n{latency}"),
     )
     .unwrap();
-    let out = slo(&["validate", "--spec", spec.to_str().unwrap(), "--catalogue", &catalogue]);
+    let out = slo(&[
+        "validate",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--catalogue",
+        &catalogue,
+    ]);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -349,7 +367,13 @@ fn a_broken_spec_lists_every_problem_with_file_and_field_and_exits_1() {
 
     // Not YAML at all fails the check, with the line; a report over it is an error, exit 2.
     std::fs::write(&spec, "apiVersion: [").unwrap();
-    let out = slo(&["validate", "--spec", spec.to_str().unwrap(), "--catalogue", &catalogue]);
+    let out = slo(&[
+        "validate",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--catalogue",
+        &catalogue,
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8(out.stderr).unwrap().contains("not YAML"));
     let out = slo(&[
@@ -546,5 +570,140 @@ fn generating_alarms_for_an_api_id_only_terraform_knows_needs_it_bound() {
     assert!(
         stderr.contains("bind it with --terraform-dimension ApiId"),
         "{stderr}"
+    );
+}
+
+/// Two days of proxy requests ending at `AT`, 10 a minute, all failing for the 30 minutes
+/// from 12:00 on the first day.
+fn outage_logs() -> (String, u64) {
+    let identity = Identity {
+        namespace: catalogue::DEFAULT_NAMESPACE.into(),
+        service: catalogue::Service::Proxy,
+        scope: "mobilenet".into(),
+    };
+    let start = AT_MS - 2 * 86_400_000;
+    let outage = 720..750_u64;
+    let mut lines = String::new();
+    for minute in 0..2880_u64 {
+        for j in 0..10_u64 {
+            let failed = outage.contains(&minute);
+            let entries = [
+                Entry::with_values(&catalogue::REQUESTS, &[], Values::Sum(1)),
+                Entry::with_values(
+                    &catalogue::SERVER_ERRORS,
+                    &[],
+                    Values::Sum(u64::from(failed)),
+                ),
+            ];
+            for line in render(
+                &identity,
+                start + minute * 60_000 + j * 6_000,
+                &entries,
+                &BTreeMap::new(),
+            ) {
+                lines.push_str(&line);
+                lines.push('\n');
+            }
+        }
+    }
+    (lines, start + outage.start * 60_000)
+}
+
+#[test]
+fn a_backtest_replays_the_logs_through_the_policies_and_gates_on_pages() {
+    let dir = temp_dir("backtest");
+    let (logs, outage_ms) = outage_logs();
+    std::fs::write(dir.join("proxy.log"), logs).unwrap();
+    let spec = project_specs().join("availability.yaml");
+    let chart = dir.join("timeline.svg");
+    let args = |extra: &[&str]| {
+        let mut args = vec![
+            "backtest".to_owned(),
+            "--spec".into(),
+            spec.display().to_string(),
+            "--logs".into(),
+            dir.join("proxy.log").display().to_string(),
+        ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        args
+    };
+    let run = |extra: &[&str]| {
+        let args = args(extra);
+        slo(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let out = run(&[
+        "--format",
+        "json",
+        "--fail-on-pages",
+        "0",
+        "--chart",
+        chart.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("would have paged 1 times, more than --fail-on-pages 0"),
+        "{stderr}"
+    );
+    let replay: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The replay covers the logs: from their first minute to the end of their last.
+    assert_eq!(replay["from_ms"], AT_MS - 2 * 86_400_000);
+    assert_eq!(replay["to_ms"], AT_MS);
+    let slo = &replay["slos"][0];
+    // k failed minutes of the hour burn 3.33k, over 13.44 from the 5th.
+    assert_eq!(slo["pages"][0]["start_ms"], outage_ms + 5 * 60_000);
+    assert_eq!(slo["pages"].as_array().unwrap().len(), 1);
+    assert_eq!(slo["incidents"][0]["start_ms"], outage_ms);
+    assert_eq!(slo["incidents"][0]["minutes_to_page"], 5.0);
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("1 pages"),
+        "{}",
+        &svg[..200.min(svg.len())]
+    );
+
+    // A proposed policy file: the hour's threshold out of reach, so the 6-hour policy pages,
+    // 11 minutes in (0.556k over 5.6); the gate passes at one page.
+    let proposed = dir.join("proposed.yaml");
+    let page_1h = slo::policy::DEFAULT_DOCUMENTS
+        .split("\n---\n")
+        .find(|doc| doc.contains("name: default-page-1h"))
+        .unwrap()
+        .replace("threshold: 14.4", "threshold: 1000");
+    std::fs::write(&proposed, page_1h).unwrap();
+    let out = run(&[
+        "--format",
+        "json",
+        "--fail-on-pages",
+        "1",
+        "--policies",
+        proposed.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replay: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let slo = &replay["slos"][0];
+    assert_eq!(slo["pages"][0]["start_ms"], outage_ms + 11 * 60_000);
+    assert!(
+        slo["never_fired"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("default-page-1h"))
+    );
+
+    // The same in words.
+    let out = run(&["--format", "markdown"]);
+    let markdown = String::from_utf8(out.stdout).unwrap();
+    assert!(markdown.contains("| API availability | 1 | "), "{markdown}");
+    assert!(markdown.contains("paged after 5 min"), "{markdown}");
+    let out = run(&[]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("default-page-1h (page 1h/5m > 13.44)"),
+        "{table}"
     );
 }

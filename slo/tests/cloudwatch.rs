@@ -246,6 +246,40 @@ async fn cloudwatch_and_emf_give_the_same_exact_slis_for_the_same_events() {
     assert_eq!(availability["burn_rates"][0]["lookback"], "5m");
     let five_minutes = availability["burn_rates"][0]["rate"].as_f64().unwrap();
     assert!((five_minutes - (4.0 / 10.0) / 0.005).abs() < 1e-9);
+
+    // The same history replayed through the alert policies: the same firings from both.
+    let from = jiff::Timestamp::from_millisecond(at_ms - 5 * 3_600_000)
+        .unwrap()
+        .to_string();
+    let backtest = |source: &[&str]| {
+        let mut args = vec![
+            "backtest",
+            "--spec",
+            specs.to_str().unwrap(),
+            "--from",
+            &from,
+            "--to",
+            &at,
+            "--format",
+            "json",
+        ];
+        args.extend(source);
+        report(&args).0
+    };
+    let cloudwatch = backtest(&["--source", "cloudwatch", "--endpoint-url", &moto.url]);
+    let emf = backtest(&["--source", "emf", "--logs", logs.to_str().unwrap()]);
+    assert_eq!(cloudwatch, emf, "the backtests differ");
+    let availability = &cloudwatch["slos"][0];
+    assert_eq!(availability["name"], "proxy-availability");
+    // The 3-day ticket opens at the last minute, when 4 bad of 600 burn 1.33 (over 0.93) over
+    // 3 days and 6 hours alike; a minute before, 2 bad of 598 burned 0.67. No page: the hour
+    // burns 6.7 and 6 hours 1.33.
+    assert_eq!(availability["pages"], json!([]));
+    assert_eq!(
+        availability["tickets"],
+        json!([{"start_ms": at_ms, "end_ms": null}]),
+        "{availability}"
+    );
 }
 
 /// How one request of the scripted day ended.

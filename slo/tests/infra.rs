@@ -351,7 +351,13 @@ fn terraform_names_what_the_specs_and_the_catalogue_measure() {
     let slos = slo::spec::load(&[project_specs()]).unwrap();
     let dimension = |name: &str| {
         slos.iter()
-            .flat_map(|s| s.indicator.queries().into_iter().cloned().collect::<Vec<_>>())
+            .flat_map(|s| {
+                s.indicator
+                    .queries()
+                    .into_iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
             .flat_map(|q| q.dimensions)
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v)
