@@ -28,7 +28,7 @@ use aws_smithy_types::DateTime;
 use crate::duration::{DAY, HOUR, MINUTE, Span};
 use crate::math::LOOKBACKS;
 use crate::source::{Source, SourceError, period_count};
-use crate::spec::{Query, Stat};
+use crate::spec::{Connection, Query, Stat};
 
 /// `GetMetricData` limits.
 pub const MAX_QUERIES_PER_CALL: usize = 500;
@@ -252,19 +252,35 @@ pub struct CloudWatch {
 
 impl CloudWatch {
     /// A client from the standard AWS configuration (environment, profile, instance role),
-    /// talking to `endpoint_url` when given.
-    pub fn new(endpoint_url: Option<&str>, now_ms: i64) -> Result<Self, SourceError> {
+    /// talking to `endpoint_url` when given; in the `connection`'s region, through its role
+    /// (assumed with STS, from the standard credentials) when it names one.
+    pub fn new(
+        endpoint_url: Option<&str>,
+        now_ms: i64,
+        connection: &Connection,
+    ) -> Result<Self, SourceError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| SourceError::Fetch(format!("cannot start the async runtime: {e}")))?;
-        let shared = runtime.block_on(aws_config::load_defaults(
-            aws_config::BehaviorVersion::latest(),
-        ));
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = &connection.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        let shared = runtime.block_on(loader.load());
         let retry = aws_sdk_cloudwatch::config::retry::RetryConfig::standard()
             .with_max_attempts(8)
             .with_initial_backoff(std::time::Duration::from_millis(200));
         let mut config = aws_sdk_cloudwatch::config::Builder::from(&shared).retry_config(retry);
+        if let Some(role) = &connection.role_arn {
+            let provider = runtime.block_on(
+                aws_config::sts::AssumeRoleProvider::builder(role.clone())
+                    .session_name("slo")
+                    .configure(&shared)
+                    .build(),
+            );
+            config = config.credentials_provider(provider);
+        }
         if let Some(url) = endpoint_url {
             config = config.endpoint_url(url);
         }

@@ -8,7 +8,7 @@ use crate::cloudwatch::{CloudWatch, Recorder};
 use crate::duration::Span;
 use crate::report::{self, Options, Report};
 use crate::source::{EmfLogs, Source, SourceError};
-use crate::spec::Slo;
+use crate::spec::{Connection, Slo};
 
 /// Where metric values come from.
 #[derive(Debug, Clone)]
@@ -22,6 +22,7 @@ pub enum Input {
 /// Runs `job` against the source `input` names. CloudWatch is asked once for everything:
 /// a dry run through a [`Recorder`] lists the requests, which are fetched together first.
 pub fn with_source<T>(
+    slos: &[Slo],
     input: &Input,
     notes: &mut Vec<String>,
     mut job: impl FnMut(&mut dyn Source) -> Result<T, SourceError>,
@@ -39,7 +40,8 @@ pub fn with_source<T>(
         }
         Input::CloudWatch { endpoint_url } => {
             let now_ms = jiff::Timestamp::now().as_millisecond();
-            let mut cloudwatch = CloudWatch::new(endpoint_url.as_deref(), now_ms)?;
+            let connection = connection(slos)?;
+            let mut cloudwatch = CloudWatch::new(endpoint_url.as_deref(), now_ms, &connection)?;
             let mut planned = Recorder::default();
             job(&mut planned)?;
             cloudwatch.prefetch(&planned.requests)?;
@@ -48,6 +50,28 @@ pub fn with_source<T>(
             Ok(out)
         }
     }
+}
+
+/// The one connection (region, role) every SLO reads CloudWatch through. SLOs on different
+/// connections are reported separately (one `--spec` set each); cross-account reads
+/// (`accountId`) are not supported yet.
+fn connection(slos: &[Slo]) -> Result<Connection, SourceError> {
+    let Some(first) = slos.first() else {
+        return Ok(Connection::default());
+    };
+    if let Some(other) = slos.iter().find(|s| s.connection != first.connection) {
+        return Err(SourceError::Fetch(format!(
+            "{} and {} read CloudWatch through different connections (region or role): report them separately",
+            first.name, other.name
+        )));
+    }
+    if let Some(slo) = slos.iter().find(|s| s.connection.account_id.is_some()) {
+        return Err(SourceError::Fetch(format!(
+            "{}: accountId (a cross-account read) is not supported yet; read through a role in that account (roleArn)",
+            slo.name
+        )));
+    }
+    Ok(first.connection.clone())
 }
 
 /// Rounds an instant up to a whole minute, CloudWatch's finest period, so its datapoints and
@@ -63,7 +87,7 @@ pub fn report(
     options: &Options,
     notes: &mut Vec<String>,
 ) -> Result<Report, SourceError> {
-    let report = with_source(input, notes, |source| report::report(slos, source, options))?;
+    let report = with_source(slos, input, notes, |source| report::report(slos, source, options))?;
     if let Some(reason) = &report.cold_start_unavailable {
         notes.push(format!("cold-start section unavailable: {reason}"));
     }
@@ -85,7 +109,7 @@ pub fn backtest(
 ) -> Result<Backtest, SourceError> {
     // Once, so the dry run and the real one ask for the same stretch.
     let now_ms = jiff::Timestamp::now().as_millisecond();
-    with_source(input, notes, |source| {
+    with_source(slos, input, notes, |source| {
         let extent = source.extent();
         let to = whole_minute(to_ms.unwrap_or_else(|| extent.map_or(now_ms, |(_, last)| last + 1)));
         let from = from_ms

@@ -247,6 +247,62 @@ async fn cloudwatch_and_emf_give_the_same_exact_slis_for_the_same_events() {
     let five_minutes = availability["burn_rates"][0]["rate"].as_f64().unwrap();
     assert!((five_minutes - (4.0 / 10.0) / 0.005).abs() < 1e-9);
 
+    // Through a DataSource naming a role: the report assumes it with STS (moto's, so a
+    // successful report proves the call) and reads the same events; the role is not printed.
+    let through_role = temp_dir("through-role");
+    let availability_spec = std::fs::read_to_string(project_specs().join("availability.yaml"))
+        .unwrap()
+        .replace("type: CloudWatch", "metricSourceRef: slo-readers");
+    std::fs::write(
+        through_role.join("availability.yaml"),
+        format!(
+            "{availability_spec}---
+apiVersion: openslo/v1
+kind: DataSource
+metadata:
+  name: slo-readers
+spec:
+  type: CloudWatch
+  connectionDetails:
+    region: us-east-1
+    roleArn: arn:aws:iam::123456789012:role/slo-reader
+"
+        ),
+    )
+    .unwrap();
+    std::fs::copy(
+        project_specs().join("service.yaml"),
+        through_role.join("service.yaml"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_slo"))
+        .args([
+            "report",
+            "--spec",
+            through_role.to_str().unwrap(),
+            "--at",
+            &at,
+            "--format",
+            "json",
+            "--source",
+            "cloudwatch",
+            "--endpoint-url",
+            &moto.url,
+        ])
+        .envs(ENV)
+        .env("AWS_ENDPOINT_URL_STS", &moto.url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("slo-reader") && !stderr.contains("slo-reader"));
+    let by_role: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        by_role["slos"][0]["events"],
+        json!({"good": 596.0, "total": 600.0})
+    );
+
     // The same history replayed through the alert policies: the same firings from both.
     let from = jiff::Timestamp::from_millisecond(at_ms - 5 * 3_600_000)
         .unwrap()
