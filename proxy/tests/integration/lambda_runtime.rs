@@ -3,9 +3,6 @@
 //! SDK and model server, and has written the invocation's EMF record before it asks for the
 //! next event, after which Lambda may freeze the process (the stand-in freezes it with
 //! SIGSTOP, as Lambda would).
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use telemetry::catalogue;
 use tokio::sync::mpsc;

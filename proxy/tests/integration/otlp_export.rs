@@ -1,9 +1,6 @@
 //! With `OTEL_EXPORTER_OTLP_ENDPOINT` set, both real processes export their spans over
 //! OTLP/HTTP (as to the ADOT collector that forwards them to X-Ray): a stand-in collector on
 //! loopback receives the request's trace from the proxy and from the model server.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::time::Duration;
 
@@ -11,7 +8,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use common::*;
+use crate::common::*;
 use tokio::sync::mpsc;
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -2,16 +2,13 @@
 //! its documented status and JSON error code from the model server directly and through the
 //! proxy, both processes stay up and answer a good request afterwards, and their peak memory
 //! stays bounded (printed for RELIABILITY.md). Slow and stalled bodies get 408.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::corpus::{Case, Expect, cases};
-use common::*;
+use crate::common::corpus::{Case, Expect, cases};
+use crate::common::*;
 use serde_json::Value;
 
 /// Peak resident memory the services may reach on the corpus: well above what they need (see

@@ -1,12 +1,9 @@
 //! End to end: a real proxy process calling a real model server through the AWS SDK, as in AWS
 //! but on loopback.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 async fn predict(

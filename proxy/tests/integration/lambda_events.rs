@@ -1,13 +1,10 @@
 //! The router driven by real API Gateway HTTP API (v2) events: parsed by `lambda_http` into
 //! requests for `oneshot`, and once through `lambda_http`'s own Lambda adapter (invocation
 //! context in, serialized Lambda response out); the real SDK calls a real model server.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::*;
+use crate::common::*;
 use http_body_util::BodyExt;
 use proxy::{AppState, app};
 use serde_json::Value;

@@ -3,9 +3,6 @@
 //! start, the model server killed mid-request, an upstream that never answers, upstreams
 //! answering malformed JSON; and SIGTERM in the middle of load, where every request in
 //! flight is answered and every EMF record written.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -13,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use telemetry::catalogue;
 

@@ -7,9 +7,6 @@
 //! proxy's spans hang from the function's segment and an unsampled invocation sends nothing.
 //! When the X-Ray API fails or stalls, requests answer as fast as ever, every lost segment is
 //! counted, memory stays bounded and the request's EMF records are unchanged.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,9 +16,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use common::moto::{MOTO_ENV, Moto};
-use common::xray::{Answer, ApiStandIn, Daemon, client, flags, named, wait_for_trace};
-use common::*;
+use crate::common::moto::{MOTO_ENV, Moto};
+use crate::common::xray::{Answer, ApiStandIn, Daemon, client, flags, named, wait_for_trace};
+use crate::common::*;
 use serde_json::Value;
 use telemetry::catalogue;
 use tokio::sync::mpsc;

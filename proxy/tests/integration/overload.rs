@@ -3,14 +3,11 @@
 //! refusal (503 with `Retry-After` and a JSON code), never a dropped connection or a 5xx
 //! error; both processes stay up with bounded memory, and capacity is back as soon as the load
 //! stops. The figures (rates, latencies) come from `scripts/overload.sh`, not from here.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// Closed-loop clients: 16 times what the model server admits at once (MAX_IN_FLIGHT=2).
 const CLIENTS: usize = 32;

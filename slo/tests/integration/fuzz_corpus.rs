@@ -1,6 +1,5 @@
 //! Replays the EMF fuzzer's committed seeds and regressions (fuzz/seeds, fuzz/regressions)
 //! through the checks of the `emf_parser` target, on stable.
-#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 

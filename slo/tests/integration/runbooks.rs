@@ -3,15 +3,12 @@
 //! account: subcommands, flags, values and spec paths all have to be right), and every field a
 //! CloudWatch Logs Insights query uses is one the services really log, as seen in the output
 //! of a real run of both services.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn root() -> PathBuf {

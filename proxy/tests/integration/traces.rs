@@ -3,15 +3,12 @@
 //! model server (in process, on a loopback port) whose SageMaker Runtime stand-in forwards
 //! `CustomAttributes` to the container as SageMaker does. The log lines and EMF records of the
 //! same request carry the same trace id. One test: the tracing subscriber is process-global.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::Request;
-use common::*;
+use crate::common::*;
 use http_body_util::BodyExt;
 use model_server::model::{Classifier, SessionOptions, init_runtime};
 use opentelemetry::trace::{SpanKind, Status};

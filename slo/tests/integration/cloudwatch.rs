@@ -3,9 +3,6 @@
 //! what the EMF source computes from the same events. moto answers Sum/SampleCount/Average
 //! only, so the SLOs used here count with `Sum`; the percentile and `TC(:x)` requests are
 //! checked where they are built (unit tests of `slo::cloudwatch`).
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
@@ -13,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use telemetry::catalogue;
 use telemetry::emf::{Entry, Identity, Values, render};

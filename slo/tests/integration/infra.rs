@@ -3,14 +3,11 @@
 //! reads is in the telemetry catalogue with the same namespace and dimensions, Terraform names
 //! what the specs measure, and no IAM statement grants more than it must. `terraform validate`
 //! needs provider downloads, so these read the HCL itself (`hcl-rs`).
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use telemetry::catalogue;
 

@@ -1,13 +1,10 @@
 //! `slo report --source emf` on the logs of a real local-stack run: the proxy and the model
 //! server as processes, a known mix of good, bad and overloading requests, their stdout
 //! saved as the log shipper would, and the report's counts checked exactly.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 /// A 6000x6000 PNG of one colour: small to send, slow to inflate (a slow request).

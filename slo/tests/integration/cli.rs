@@ -1,12 +1,9 @@
 //! The `slo` binary on synthetic EMF logs with known answers: exact events, burn rates, alert
 //! tiers, exit codes, formats, and errors for broken specs and inputs.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use telemetry::catalogue;
 use telemetry::emf::{Entry, Identity, Values, render};

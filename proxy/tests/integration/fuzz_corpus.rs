@@ -1,7 +1,6 @@
 //! Replays the request fuzzer's committed seeds and regressions (fuzz/seeds, fuzz/regressions)
 //! through the checks of the `request_parsing` target, on stable: the proxy's validation
 //! holds its properties, and what it forwards the model server accepts unchanged.
-#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 

@@ -1,13 +1,10 @@
 //! Telemetry end to end: real proxy and model-server processes, their stdout parsed after a
 //! SIGTERM. Every EMF record must follow the spec and the counts must be exact.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use telemetry::catalogue;
 
