@@ -424,7 +424,7 @@ pub fn run(
         // Whole periods ending at `to`, reaching back over the longest lookback.
         let span = to_ms - (from_ms - lookback.millis());
         let start = to_ms - (span + period.millis() - 1) / period.millis() * period.millis();
-        match report::series(slo, source, start, to_ms, period)? {
+        match report::series(slo, source, (start, to_ms), period, 0)? {
             Ok(series) => replays.push(replay(slo, &series, from_ms, window)),
             Err(reason) => replays.push(SloReplay {
                 name: slo.name.clone(),

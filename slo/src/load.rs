@@ -108,6 +108,11 @@ pub fn load_with(paths: &[PathBuf], options: Options<'_>) -> Result<Loaded, Vec<
     let (defaults, default_problems) =
         openslo::parse_file(Path::new(policy::DEFAULT_FILE), policy::DEFAULT_DOCUMENTS);
     debug_assert!(default_problems.is_empty(), "{default_problems:?}");
+    let builtin_policy_names: Vec<String> = defaults
+        .iter()
+        .filter(|d| d.kind == Kind::AlertPolicy)
+        .map(|d| d.metadata.name.clone())
+        .collect();
     let builtin: Vec<Document> = defaults
         .into_iter()
         .filter(|d| {
@@ -116,13 +121,6 @@ pub fn load_with(paths: &[PathBuf], options: Options<'_>) -> Result<Loaded, Vec<
                 .any(|u| u.kind == d.kind && u.metadata.name == d.metadata.name)
         })
         .collect();
-    let builtin_policy_names =
-        openslo::parse_file(Path::new(policy::DEFAULT_FILE), policy::DEFAULT_DOCUMENTS)
-            .0
-            .into_iter()
-            .filter(|d| d.kind == Kind::AlertPolicy)
-            .map(|d| d.metadata.name)
-            .collect::<Vec<_>>();
     documents.extend(builtin);
 
     let mut resolver = Resolver {
@@ -141,8 +139,7 @@ pub fn load_with(paths: &[PathBuf], options: Options<'_>) -> Result<Loaded, Vec<
     }
     for document in &documents {
         let key = (document.kind, document.metadata.name.clone());
-        if let Some(first) = resolver.index.get(&key) {
-            let first: &Document = first;
+        if let Some(&first) = resolver.index.get(&key) {
             resolver.problems.push(at(
                 document,
                 "metadata.name",

@@ -70,8 +70,9 @@ enum Generated {
     Dashboard,
 }
 
+/// What the SLOs are and where their metrics come from (`report` and `backtest`).
 #[derive(Debug, clap::Args)]
-struct ReportArgs {
+struct Metrics {
     /// Spec files or directories of `.yaml` files.
     #[arg(long = "spec", default_value = "slo/specs")]
     specs: Vec<PathBuf>,
@@ -82,9 +83,40 @@ struct ReportArgs {
     #[arg(long = "logs", required_if_eq("source", "emf"))]
     logs: Vec<PathBuf>,
     /// CloudWatch endpoint (with `--source cloudwatch`), e.g. a local test double; region and
-    /// credentials come from the standard AWS environment and profile settings.
+    /// credentials come from the standard AWS environment and profile settings, or from the
+    /// specs' DataSource (region, a role to assume).
     #[arg(long)]
     endpoint_url: Option<String>,
+    /// The value of a dimension the specs leave to Terraform (repeatable), e.g. the HTTP API's
+    /// id: `--dimension ApiId=a1b2c3d4e5`. Without it, SLOs reading it have no data.
+    #[arg(long = "dimension", value_name = "NAME=VALUE", value_parser = dimension_value)]
+    dimensions: Vec<(String, String)>,
+}
+
+impl Metrics {
+    /// The SLOs with the supplied dimensions, the notes about those not evaluated, and the
+    /// source; documents in `overrides` replace the specs' of the same kind and name.
+    fn open(&self, overrides: &[PathBuf]) -> anyhow::Result<(Vec<spec::Slo>, Vec<String>, Input)> {
+        let loaded = load_specs(&self.specs, overrides)?;
+        let notes = unevaluated_notes(&loaded);
+        let mut slos = loaded.slos;
+        let supplied: std::collections::BTreeMap<String, String> =
+            self.dimensions.iter().cloned().collect();
+        spec::supply_dimensions(&mut slos, &supplied).map_err(anyhow::Error::msg)?;
+        let input = match self.source {
+            SourceKind::Emf => Input::Emf(self.logs.clone()),
+            SourceKind::Cloudwatch => Input::CloudWatch {
+                endpoint_url: self.endpoint_url.clone(),
+            },
+        };
+        Ok((slos, notes, input))
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    metrics: Metrics,
     /// End of the evaluated windows (RFC 3339, e.g. 2026-11-25T12:00:00Z), rounded up to a whole
     /// minute; default: now.
     #[arg(long)]
@@ -94,19 +126,14 @@ struct ReportArgs {
     window: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// Exit with 1 when this holds: an SLO is breached, or an alert tier fires (page; ticket
-    /// means ticket or page).
+    /// Exit with 1 when this holds: an SLO is breached, or an alert fires (page; ticket means
+    /// ticket or page).
     #[arg(long, value_enum)]
     fail_on: Option<FailOn>,
-    /// Below this many events (or time slices) in the window the SLI is shown but not judged;
-    /// an alert tier fires only where its lookbacks have this many events (with Timeslices
-    /// every slice is judged on its own).
+    /// Below this many events (or time slices) in the window the SLI is shown but not judged
+    /// (alert conditions have their own minimum, `openslo-cloudwatch/minEvents`).
     #[arg(long, default_value_t = 10.0)]
     min_events: f64,
-    /// The value of a dimension the specs leave to Terraform (repeatable), e.g. the HTTP API's
-    /// id: `--dimension ApiId=a1b2c3d4e5`. Without it, SLOs reading it have no data.
-    #[arg(long = "dimension", value_name = "NAME=VALUE", value_parser = dimension_value)]
-    dimensions: Vec<(String, String)>,
     /// Also draw each SLO's error-budget burn-down over its window into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     chart: Option<PathBuf>,
@@ -114,22 +141,12 @@ struct ReportArgs {
 
 #[derive(Debug, clap::Args)]
 struct BacktestArgs {
-    /// Spec files or directories of `.yaml` files.
-    #[arg(long = "spec", default_value = "slo/specs")]
-    specs: Vec<PathBuf>,
+    #[command(flatten)]
+    metrics: Metrics,
     /// OpenSLO files whose documents replace those of the same kind and name (repeatable): a
     /// proposed AlertPolicy or AlertCondition, tried on the same history.
     #[arg(long = "policies", value_name = "FILE")]
     policies: Vec<PathBuf>,
-    /// Where the metrics come from.
-    #[arg(long, value_enum, default_value_t = SourceKind::Emf)]
-    source: SourceKind,
-    /// EMF log files or directories (with `--source emf`).
-    #[arg(long = "logs", required_if_eq("source", "emf"))]
-    logs: Vec<PathBuf>,
-    /// CloudWatch endpoint (with `--source cloudwatch`).
-    #[arg(long)]
-    endpoint_url: Option<String>,
     /// Start of the replay (RFC 3339); default: the first record of the logs, or 28 days before
     /// `--to`.
     #[arg(long)]
@@ -145,9 +162,6 @@ struct BacktestArgs {
     /// Exit with 1 when the policies would have paged more than N times in all.
     #[arg(long, value_name = "N")]
     fail_on_pages: Option<usize>,
-    /// The value of a dimension the specs leave to Terraform (repeatable), as for `report`.
-    #[arg(long = "dimension", value_name = "NAME=VALUE", value_parser = dimension_value)]
-    dimensions: Vec<(String, String)>,
 }
 
 fn dimension_value(text: &str) -> Result<(String, String), String> {
@@ -272,15 +286,6 @@ fn timestamp_arg(flag: &str, text: &str) -> anyhow::Result<i64> {
         .as_millisecond())
 }
 
-fn input(source: SourceKind, logs: &[PathBuf], endpoint_url: Option<&String>) -> Input {
-    match source {
-        SourceKind::Emf => Input::Emf(logs.to_vec()),
-        SourceKind::Cloudwatch => Input::CloudWatch {
-            endpoint_url: endpoint_url.cloned(),
-        },
-    }
-}
-
 fn generate(
     what: Generated,
     specs: &[PathBuf],
@@ -315,12 +320,7 @@ fn generate(
 }
 
 fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_specs(&args.specs, &[])?;
-    let mut notes = unevaluated_notes(&loaded);
-    let mut slos = loaded.slos;
-    let supplied: std::collections::BTreeMap<String, String> =
-        args.dimensions.iter().cloned().collect();
-    spec::supply_dimensions(&mut slos, &supplied).map_err(anyhow::Error::msg)?;
+    let (slos, mut notes, input) = args.metrics.open(&[])?;
     let at_ms = match &args.at {
         Some(text) => timestamp_arg("--at", text)?,
         None => jiff::Timestamp::now().as_millisecond(),
@@ -336,7 +336,6 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         window,
         min_events: args.min_events,
     };
-    let input = input(args.source, &args.logs, args.endpoint_url.as_ref());
     let report = run::report(&slos, &input, &options, &mut notes);
     note(&notes)?;
     let report = report?;
@@ -362,12 +361,7 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_backtest(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
-    let loaded = load_specs(&args.specs, &args.policies)?;
-    let mut notes = unevaluated_notes(&loaded);
-    let mut slos = loaded.slos;
-    let supplied: std::collections::BTreeMap<String, String> =
-        args.dimensions.iter().cloned().collect();
-    spec::supply_dimensions(&mut slos, &supplied).map_err(anyhow::Error::msg)?;
+    let (slos, mut notes, input) = args.metrics.open(&args.policies)?;
     let from = args
         .from
         .as_deref()
@@ -378,7 +372,6 @@ fn run_backtest(args: &BacktestArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|t| timestamp_arg("--to", t))
         .transpose()?;
-    let input = input(args.source, &args.logs, args.endpoint_url.as_ref());
     let backtest = run::backtest(&slos, &input, from, to, &mut notes);
     note(&notes)?;
     let backtest = backtest?;

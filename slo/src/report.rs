@@ -322,19 +322,24 @@ fn no_data_reason(slo: &Slo, source: &dyn Source) -> Option<String> {
 
 /// The SLO's events per period over `[start, end)` (whole periods from `start`), or why there
 /// are none. With Timeslices a slice without events failed nothing and counts as good, once
-/// the stretch has any events at all.
+/// the periods from `judged_from` on have any events at all (a window without any stays
+/// undefined, never 100 %).
 pub(crate) fn series(
     slo: &Slo,
     source: &mut dyn Source,
-    start: i64,
-    end: i64,
+    (start, end): (i64, i64),
     period: Span,
+    judged_from: usize,
 ) -> Result<Result<Series, String>, SourceError> {
     if let Some(reason) = no_data_reason(slo, source) {
         return Ok(Err(reason));
     }
     let mut events = events_per_period(slo, source, start, end, period)?;
-    if slo.budgeting == BudgetingMethod::Timeslices && events.iter().any(|s| s.total > 0.0) {
+    if slo.budgeting == BudgetingMethod::Timeslices
+        && events
+            .get(judged_from..)
+            .is_some_and(|slices| slices.iter().any(|s| s.total > 0.0))
+    {
         for slice in events.iter_mut().filter(|s| s.total == 0.0) {
             *slice = Events {
                 good: 1.0,
@@ -382,7 +387,8 @@ pub fn evaluate(
     // Whole periods, ending at `end`.
     let span = end - fetch_start;
     let fetch_start = end - (span + period.millis() - 1) / period.millis() * period.millis();
-    let series = match series(slo, source, fetch_start, end, period)? {
+    let window_skip = usize::try_from((start - fetch_start).max(0) / period.millis()).unwrap_or(0);
+    let series = match series(slo, source, (fetch_start, end), period, window_skip)? {
         Ok(series) => series,
         Err(reason) => {
             // Never 100 % or 0 %: nothing was measured, so nothing is judged.
@@ -413,7 +419,6 @@ pub fn evaluate(
         }
     };
     let periods = &series.events;
-    let window_skip = usize::try_from((start - fetch_start).max(0) / period.millis()).unwrap_or(0);
     let sum_since = |since: i64| -> Events {
         let skip = usize::try_from((since - fetch_start).max(0) / period.millis()).unwrap_or(0);
         periods.iter().skip(skip).copied().sum()

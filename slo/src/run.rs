@@ -87,7 +87,9 @@ pub fn report(
     options: &Options,
     notes: &mut Vec<String>,
 ) -> Result<Report, SourceError> {
-    let report = with_source(slos, input, notes, |source| report::report(slos, source, options))?;
+    let report = with_source(slos, input, notes, |source| {
+        report::report(slos, source, options)
+    })?;
     if let Some(reason) = &report.cold_start_unavailable {
         notes.push(format!("cold-start section unavailable: {reason}"));
     }

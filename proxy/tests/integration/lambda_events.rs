@@ -2,9 +2,9 @@
 //! requests for `oneshot`, and once through `lambda_http`'s own Lambda adapter (invocation
 //! context in, serialized Lambda response out); the real SDK calls a real model server.
 
+use crate::common::*;
 use axum::body::Body;
 use axum::http::Request;
-use crate::common::*;
 use http_body_util::BodyExt;
 use proxy::{AppState, app};
 use serde_json::Value;

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
+use crate::common::*;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use crate::common::*;
 use tokio::sync::mpsc;
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

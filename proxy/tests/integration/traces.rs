@@ -6,9 +6,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::common::*;
 use axum::body::Body;
 use axum::http::Request;
-use crate::common::*;
 use http_body_util::BodyExt;
 use model_server::model::{Classifier, SessionOptions, init_runtime};
 use opentelemetry::trace::{SpanKind, Status};

@@ -11,14 +11,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::moto::{MOTO_ENV, Moto};
+use crate::common::xray::{Answer, ApiStandIn, Daemon, client, flags, named, wait_for_trace};
+use crate::common::*;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use crate::common::moto::{MOTO_ENV, Moto};
-use crate::common::xray::{Answer, ApiStandIn, Daemon, client, flags, named, wait_for_trace};
-use crate::common::*;
 use serde_json::Value;
 use telemetry::catalogue;
 use tokio::sync::mpsc;

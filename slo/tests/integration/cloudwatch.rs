@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-use crate::common::*;
 use serde_json::{Value, json};
 use telemetry::catalogue;
 use telemetry::emf::{Entry, Identity, Values, render};
