@@ -145,7 +145,6 @@ function formatMs(ms) {
 function formatPercent(p) {
   const pct = p * 100;
   if (pct >= 99.95 && pct < 100) return "99.9%"; // never round a non-certain answer up to 100%
-  if (pct >= 10) return `${pct.toFixed(1)}%`;
   if (pct >= 1) return `${pct.toFixed(1)}%`;
   if (pct >= 0.1) return `${pct.toFixed(2)}%`;
   return "< 0.1%";

@@ -20,7 +20,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::HttpBody as _;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -144,8 +144,10 @@ pub fn app_with_static(state: AppState, static_dir: &Path) -> Router {
     router
 }
 
-async fn not_found(uri: Uri) -> ProxyError {
-    ProxyError::NotFound(uri.path().to_owned())
+/// A JSON 404 with the request's id (Lambda's invocation id under Lambda), like every answer.
+async fn not_found(request: Request) -> Response {
+    let id = request_id(&request);
+    ProxyError::NotFound(request.uri().path().to_owned()).into_response_with_id(&id)
 }
 
 async fn health() -> Json<serde_json::Value> {

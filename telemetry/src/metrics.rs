@@ -189,7 +189,7 @@ pub fn millis(duration: std::time::Duration) -> f64 {
 #[derive(Debug)]
 struct EmfRecorder;
 
-/// The handle behind every counter/histogram/gauge: it finds the current request's scope at
+/// The handle behind every counter and histogram: it finds the current request's scope at
 /// the time of the call.
 #[derive(Debug)]
 struct Handle {
@@ -247,20 +247,6 @@ impl metrics::HistogramFn for Handle {
     }
 }
 
-impl metrics::GaugeFn for Handle {
-    fn increment(&self, value: f64) {
-        self.record(Recorded::Observation(value));
-    }
-
-    fn decrement(&self, value: f64) {
-        self.record(Recorded::Observation(-value));
-    }
-
-    fn set(&self, value: f64) {
-        self.record(Recorded::Observation(value));
-    }
-}
-
 fn handle(key: &Key) -> Arc<Handle> {
     Arc::new(Handle {
         name: key.name_shared(),
@@ -281,8 +267,10 @@ impl metrics::Recorder for EmfRecorder {
         Counter::from_arc(handle(key))
     }
 
-    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::from_arc(handle(key))
+    // The catalogue has counters and distributions only: a gauge would name no catalogue
+    // entry, so it records nothing.
+    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::noop()
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {

@@ -147,6 +147,28 @@ async fn through_the_lambda_adapter_the_invocation_ids_are_used_and_json_comes_b
 }
 
 #[tokio::test]
+async fn through_the_lambda_adapter_an_unknown_route_answers_with_the_invocation_id() {
+    let state = in_process_state("http://127.0.0.1:9");
+    let payload: lambda_http::request::LambdaRequest =
+        serde_json::from_str(&fixture("apigw_v2_unknown_route.json")).unwrap();
+    let mut context = lambda_http::Context::default();
+    context.request_id = "0f6a8e2c-1b3d-4c5e-9f70-a1b2c3d4e5f6".to_owned();
+    let adapter = lambda_http::Adapter::from(app(state));
+    let response = adapter
+        .oneshot(lambda_http::LambdaEvent::new(payload, context))
+        .await
+        .unwrap();
+    let response = serde_json::to_value(&response).unwrap();
+    assert_eq!(response["statusCode"], 404, "{response}");
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    assert_eq!(
+        body["error"]["request_id"],
+        "0f6a8e2c-1b3d-4c5e-9f70-a1b2c3d4e5f6"
+    );
+}
+
+#[tokio::test]
 async fn oversized_bodies_unknown_routes_and_wrong_methods_get_json_errors() {
     // Nothing listens upstream: none of these may reach it.
     let state = in_process_state("http://127.0.0.1:9");
@@ -162,6 +184,8 @@ async fn oversized_bodies_unknown_routes_and_wrong_methods_get_json_errors() {
     let answer = call(&state, Request::get("/nope").body(Body::empty()).unwrap()).await;
     assert_eq!(answer.status, 404);
     assert_eq!(answer.body["error"]["code"], "not_found");
+    // Outside Lambda too, every answer names its request.
+    assert_eq!(answer.body["error"]["request_id"].as_str().unwrap().len(), 36);
 
     let answer = call(
         &state,
