@@ -158,3 +158,44 @@ pub fn position(lines: &[String], found: impl Fn(&str) -> bool) -> usize {
         .position(|line| found(line))
         .unwrap_or_else(|| panic!("no such line in {lines:#?}"))
 }
+
+/// The unread bytes (rx_queue) of each established connection to local `port`, from
+/// /proc/net/tcp (local address, state 01).
+pub fn established_at(port: u16) -> Vec<usize> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = fields[1]
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            let rx_queue = fields[4]
+                .split(':')
+                .nth(1)
+                .and_then(|q| usize::from_str_radix(q, 16).ok());
+            (local_port == Some(port) && fields[3] == "01").then_some(rx_queue.unwrap_or(0))
+        })
+        .collect()
+}
+
+/// Waits until the server at `addr` (`127.0.0.1:PORT`) has read everything sent so far on
+/// `connections` established connections: their requests have begun in the process, which is
+/// what a test of shutdown with requests in flight needs before it sends the signal.
+pub fn wait_until_read(addr: &str, connections: usize) {
+    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let established = established_at(port);
+        if established.iter().filter(|&&unread| unread == 0).count() >= connections {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server at {addr} did not read its {connections} request(s): {established:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

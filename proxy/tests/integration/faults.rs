@@ -192,7 +192,7 @@ async fn the_model_server_killed_mid_request_is_a_502_counted_as_a_server_error(
         tokio::spawn(async move {
             let mut queued = false;
             for _ in 0..250 {
-                queued = request_bytes_queued_at(port);
+                queued = established_at(port).iter().any(|&unread| unread > 0);
                 if queued {
                     break;
                 }
@@ -214,24 +214,6 @@ async fn the_model_server_killed_mid_request_is_a_502_counted_as_a_server_error(
         killer.await.unwrap(),
         "the request never reached the model server's socket"
     );
-}
-
-/// Whether an established connection to local `port` has bytes the server has not read
-/// (/proc/net/tcp: local address, state 01, rx_queue).
-fn request_bytes_queued_at(port: u16) -> bool {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
-    table.lines().skip(1).any(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let local_port = fields[1]
-            .rsplit(':')
-            .next()
-            .and_then(|p| u16::from_str_radix(p, 16).ok());
-        let rx_queue = fields[4]
-            .split(':')
-            .nth(1)
-            .and_then(|q| usize::from_str_radix(q, 16).ok());
-        local_port == Some(port) && fields[3] == "01" && rx_queue.is_some_and(|q| q > 0)
-    })
 }
 
 #[tokio::test]
@@ -381,7 +363,7 @@ async fn sigterm_under_load_answers_every_request_in_flight_and_loses_no_record(
     proxy.wait_until_ok("/health");
 
     let streams = requests_in_flight(&proxy.addr, "/predict", IN_FLIGHT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until_read(&proxy.addr, IN_FLIGHT);
     proxy.signal("TERM");
     assert!(proxy.logged("shutting down"));
     let statuses = finish_all(streams).await;
@@ -404,7 +386,7 @@ async fn sigterm_under_load_answers_every_request_in_flight_and_loses_no_record(
 
     // The model server directly, the same way.
     let streams = requests_in_flight(&model.addr, "/invocations", IN_FLIGHT).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until_read(&model.addr, IN_FLIGHT);
     model.signal("TERM");
     assert!(model.logged("shutting down"));
     let statuses = finish_all(streams).await;

@@ -198,7 +198,7 @@ async fn a_request_in_flight_at_sigterm_is_answered_and_its_record_written_befor
 
     // The proxy: its request has begun when SIGTERM arrives and ends after it.
     let stream = start_request(&proxy.addr, "/predict", &finch, 1000).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until_read(&proxy.addr, 1);
     proxy.signal("TERM");
     assert!(proxy.logged("shutting down"));
     assert_eq!(finish_request(stream, &finch[1000..]).await, 200);
@@ -214,7 +214,7 @@ async fn a_request_in_flight_at_sigterm_is_answered_and_its_record_written_befor
 
     // The model server, the same way.
     let stream = start_request(&model.addr, "/invocations", &finch, 1000).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until_read(&model.addr, 1);
     model.signal("TERM");
     assert!(model.logged("shutting down"));
     assert_eq!(finish_request(stream, &finch[1000..]).await, 200);
