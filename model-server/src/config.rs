@@ -23,65 +23,65 @@ pub struct Config {
     pub command: Option<Command>,
 
     /// Address to listen on.
-    #[arg(long, env = "HOST", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    #[arg(long, global = true, env = "HOST", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
     pub host: IpAddr,
 
     /// Port to listen on (SageMaker sends traffic to 8080; 0 picks a free port).
-    #[arg(long, env = "PORT", default_value_t = 8080)]
+    #[arg(long, global = true, env = "PORT", default_value_t = 8080)]
     pub port: u16,
 
     /// Directory with model.onnx, labels.txt and an optional model.json. Defaults to
     /// /opt/ml/model, or ../shared/models/mobilenetv2-int8 when /opt/ml/model does not exist.
-    #[arg(long, env = "MODEL_DIR")]
+    #[arg(long, global = true, env = "MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
 
     /// Path of libonnxruntime.so (scripts/setup.sh installs it and sets this).
-    #[arg(long, env = "ORT_DYLIB_PATH")]
+    #[arg(long, global = true, env = "ORT_DYLIB_PATH")]
     pub ort_dylib_path: Option<PathBuf>,
 
     /// Largest image accepted, in bytes (after base64 decoding).
-    #[arg(long, env = "MAX_IMAGE_BYTES", default_value_t = 6 * 1024 * 1024)]
+    #[arg(long, global = true, env = "MAX_IMAGE_BYTES", default_value_t = 6 * 1024 * 1024)]
     pub max_image_bytes: usize,
 
     /// Largest image accepted, in pixels (checked from the header before decoding).
-    #[arg(long, env = "MAX_IMAGE_PIXELS", default_value_t = 40_000_000)]
+    #[arg(long, global = true, env = "MAX_IMAGE_PIXELS", default_value_t = 40_000_000)]
     pub max_image_pixels: u64,
 
     /// Longest time, in seconds, a client may take to send its request body (408 after that).
-    #[arg(long, env = "BODY_TIMEOUT_SECONDS", default_value_t = 30)]
+    #[arg(long, global = true, env = "BODY_TIMEOUT_SECONDS", default_value_t = 30)]
     pub body_timeout_seconds: u64,
 
     /// Requests decoding or running inference at once; more are refused with 503. Defaults to
     /// the number of CPU cores. Four times as many bodies may be arriving at once.
-    #[arg(long, env = "MAX_IN_FLIGHT")]
+    #[arg(long, global = true, env = "MAX_IN_FLIGHT")]
     pub max_in_flight: Option<usize>,
 
     /// ONNX Runtime sessions; defaults to max-in-flight so no admitted request waits for one.
-    #[arg(long, env = "ORT_SESSIONS")]
+    #[arg(long, global = true, env = "ORT_SESSIONS")]
     pub ort_sessions: Option<usize>,
 
     /// ONNX Runtime intra-op threads per session.
-    #[arg(long, env = "ORT_INTRA_THREADS", default_value_t = 1)]
+    #[arg(long, global = true, env = "ORT_INTRA_THREADS", default_value_t = 1)]
     pub ort_intra_threads: usize,
 
     /// Intra-op threads of an extra session that serves a request alone in the server, so it
     /// gets every core (0 = no such session). Defaults to the number of CPU cores.
-    #[arg(long, env = "ORT_SOLO_THREADS")]
+    #[arg(long, global = true, env = "ORT_SOLO_THREADS")]
     pub ort_solo_threads: Option<usize>,
 
     /// Also answer `POST /endpoints/<NAME>/invocations` the way the SageMaker Runtime API does,
     /// for this endpoint name, so the proxy's AWS SDK code runs unchanged against a local
     /// container. Local runs and tests only.
-    #[arg(long, env = "SAGEMAKER_RUNTIME_API_ENDPOINT", value_name = "NAME")]
+    #[arg(long, global = true, env = "SAGEMAKER_RUNTIME_API_ENDPOINT", value_name = "NAME")]
     pub sagemaker_runtime_api: Option<String>,
 
     /// Let idle ONNX Runtime intra-op threads of the shared sessions spin instead of sleeping.
-    #[arg(long, env = "ORT_INTRA_SPINNING", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, global = true, env = "ORT_INTRA_SPINNING", default_value_t = false, action = clap::ArgAction::Set)]
     pub ort_intra_spinning: bool,
 
     /// Value of the `Model` dimension of the EMF metrics; default: the model directory's name
     /// (set it in SageMaker, where the directory is always `/opt/ml/model`).
-    #[arg(long, env = "MODEL_NAME")]
+    #[arg(long, global = true, env = "MODEL_NAME")]
     pub model_name: Option<String>,
 
     #[command(flatten)]
@@ -167,5 +167,18 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         <Config as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_work_before_and_after_the_serve_subcommand() {
+        for args in [
+            ["model-server", "serve", "--port", "9090", "--telemetry", "off"],
+            ["model-server", "--port", "9090", "--telemetry", "off", "serve"],
+        ] {
+            let config = Config::try_parse_from(args).unwrap();
+            assert_eq!(config.port, 9090, "{args:?}");
+            assert_eq!(config.telemetry.telemetry, "off", "{args:?}");
+            assert!(matches!(config.command, Some(Command::Serve)));
+        }
     }
 }

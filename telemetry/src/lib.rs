@@ -37,37 +37,38 @@ pub use opentelemetry::Context as TraceContext;
 #[group(id = "telemetry-settings")]
 pub struct Config {
     /// CloudWatch namespace of the EMF metrics.
-    #[arg(long, env = "METRICS_NAMESPACE", default_value = catalogue::DEFAULT_NAMESPACE)]
+    #[arg(long, global = true, env = "METRICS_NAMESPACE", default_value = catalogue::DEFAULT_NAMESPACE)]
     pub metrics_namespace: String,
 
     /// `off` disables EMF metrics and spans (logs stay); for measuring their cost.
-    #[arg(long, env = "TELEMETRY", default_value = "on", value_parser = ["on", "off"])]
+    #[arg(long, global = true, env = "TELEMETRY", default_value = "on", value_parser = ["on", "off"])]
     pub telemetry: String,
 
     /// Where spans go: `xray-api` (`PutTraceSegments`, for SageMaker, which runs no X-Ray
     /// daemon), `xray-daemon` (UDP to AWS_XRAY_DAEMON_ADDRESS), `otlp` (to
     /// OTEL_EXPORTER_OTLP_ENDPOINT) or `none`. Unset: the daemon when AWS_XRAY_DAEMON_ADDRESS is
     /// set (Lambda with active tracing sets it), else OTLP when its endpoint is set, else none.
-    #[arg(long, env = "TRACES_EXPORT", value_enum)]
+    #[arg(long, global = true, env = "TRACES_EXPORT", value_enum)]
     pub traces_export: Option<TracesExport>,
 
     /// The X-Ray daemon: `host:port`, or `udp:host:port tcp:host:port`.
-    #[arg(long, env = "AWS_XRAY_DAEMON_ADDRESS")]
+    #[arg(long, global = true, env = "AWS_XRAY_DAEMON_ADDRESS")]
     pub xray_daemon_address: Option<String>,
 
     /// Finished spans the X-Ray export holds while it uploads; beyond this they are dropped and
     /// counted (`TraceSegmentsDropped`).
-    #[arg(long, env = "TRACES_QUEUE_CAPACITY", default_value_t = xray::DEFAULT_QUEUE_CAPACITY)]
+    #[arg(long, global = true, env = "TRACES_QUEUE_CAPACITY", default_value_t = xray::DEFAULT_QUEUE_CAPACITY)]
     pub traces_queue_capacity: usize,
 
     /// OTLP/HTTP endpoint for spans (e.g. the ADOT collector, `http://localhost:4318`).
-    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    #[arg(long, global = true, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
 
     /// Fault injection for tests: the stdout writer waits this many milliseconds before each
     /// burst of lines, like a slow log pipe. 0 (the default) in any real deployment.
     #[arg(
         long,
+        global = true,
         env = "TELEMETRY_WRITE_DELAY_MS",
         default_value_t = 0,
         hide = true
