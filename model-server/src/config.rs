@@ -44,11 +44,21 @@ pub struct Config {
     pub max_image_bytes: usize,
 
     /// Largest image accepted, in pixels (checked from the header before decoding).
-    #[arg(long, global = true, env = "MAX_IMAGE_PIXELS", default_value_t = 40_000_000)]
+    #[arg(
+        long,
+        global = true,
+        env = "MAX_IMAGE_PIXELS",
+        default_value_t = 40_000_000
+    )]
     pub max_image_pixels: u64,
 
     /// Longest time, in seconds, a client may take to send its request body (408 after that).
-    #[arg(long, global = true, env = "BODY_TIMEOUT_SECONDS", default_value_t = 30)]
+    #[arg(
+        long,
+        global = true,
+        env = "BODY_TIMEOUT_SECONDS",
+        default_value_t = 30
+    )]
     pub body_timeout_seconds: u64,
 
     /// Requests decoding or running inference at once; more are refused with 503. Defaults to
@@ -72,7 +82,12 @@ pub struct Config {
     /// Also answer `POST /endpoints/<NAME>/invocations` the way the SageMaker Runtime API does,
     /// for this endpoint name, so the proxy's AWS SDK code runs unchanged against a local
     /// container. Local runs and tests only.
-    #[arg(long, global = true, env = "SAGEMAKER_RUNTIME_API_ENDPOINT", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        env = "SAGEMAKER_RUNTIME_API_ENDPOINT",
+        value_name = "NAME"
+    )]
     pub sagemaker_runtime_api: Option<String>,
 
     /// Let idle ONNX Runtime intra-op threads of the shared sessions spin instead of sleeping.
@@ -172,8 +187,22 @@ mod tests {
     #[test]
     fn flags_work_before_and_after_the_serve_subcommand() {
         for args in [
-            ["model-server", "serve", "--port", "9090", "--telemetry", "off"],
-            ["model-server", "--port", "9090", "--telemetry", "off", "serve"],
+            [
+                "model-server",
+                "serve",
+                "--port",
+                "9090",
+                "--telemetry",
+                "off",
+            ],
+            [
+                "model-server",
+                "--port",
+                "9090",
+                "--telemetry",
+                "off",
+                "serve",
+            ],
         ] {
             let config = Config::try_parse_from(args).unwrap();
             assert_eq!(config.port, 9090, "{args:?}");

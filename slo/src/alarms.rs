@@ -225,10 +225,13 @@ fn comparison(op: Op) -> &'static str {
     }
 }
 
+/// The alarm over `lookback` (the condition's own lookback when `is_lookback`, else its short
+/// window: only the lookback carries the low-traffic guard, as the condition defines it).
 fn window_alarm(
     slo: &Slo,
     policy: &Policy,
     lookback: Span,
+    is_lookback: bool,
     burn_threshold: f64,
 ) -> Result<WindowAlarm, GenerateError> {
     let tier = policy.condition.severity;
@@ -250,7 +253,16 @@ fn window_alarm(
                 clippy::cast_precision_loss,
                 clippy::cast_sign_loss
             )]
-            let bad_needed = (burn_threshold * budget * slices as f64).floor() as i64 + 1;
+            let bad_needed = {
+                // The fewest bad slices whose burn rate passes the threshold: above it (gt),
+                // or at least at it (gte).
+                let at = burn_threshold * budget * slices as f64;
+                if policy.condition.op == Op::Gte {
+                    (at.ceil() as i64).max(1)
+                } else {
+                    at.floor() as i64 + 1
+                }
+            };
             let (queries, comparison, threshold) = match &slo.indicator {
                 Measure::Threshold { metric, op, value } => {
                     let mut query = metric_query("slice", metric, metric.stat, slice);
@@ -301,10 +313,11 @@ fn window_alarm(
             let (mut queries, ratio) = ratio_queries(slo, lookback);
             let burn = format!("({ratio}) / {}", tidy(budget));
             let min_events = policy.condition.min_events;
-            let guarded = matches!(slo.indicator, Measure::Raw { .. }) || min_events <= 0.0;
+            let unguarded =
+                !is_lookback || matches!(slo.indicator, Measure::Raw { .. }) || min_events <= 0.0;
             queries.push(expression(
                 "burn",
-                if guarded {
+                if unguarded {
                     burn
                 } else {
                     format!("IF(total >= {}, {burn}, 0)", tidy(min_events))
@@ -352,8 +365,14 @@ pub fn plan(slo: &Slo) -> Result<SloAlarms, GenerateError> {
                 .map_err(|e| fail(format!("notification target {}: {e}", target.name)))?;
         }
         let threshold = condition.threshold_for(window);
-        let long = window_alarm(slo, policy, condition.lookback, threshold)?;
-        let short = window_alarm(slo, policy, condition.short, threshold)?;
+        if matches!(condition.op, Op::Lt | Op::Lte) {
+            return Err(fail(format!(
+                "op {:?}: a burn-rate alarm fires when the budget burns fast; use gt or gte",
+                condition.op
+            )));
+        }
+        let long = window_alarm(slo, policy, condition.lookback, true, threshold)?;
+        let short = window_alarm(slo, policy, condition.short, false, threshold)?;
         match tiers.iter_mut().find(|t| t.tier == condition.severity) {
             Some(tier) => {
                 tier.rules.push((long, short));
@@ -671,6 +690,15 @@ mod tests {
         let five = &metric["slo_availability_page_5m"];
         assert_eq!(five["treat_missing_data"], "notBreaching");
         assert!(five.get("insufficient_data_actions").is_none());
+        // Only the lookback carries the low-traffic guard, as the condition defines it.
+        let expression = |alarm: &Value| {
+            alarm["metric_query"].as_array().unwrap().last().unwrap()["expression"].clone()
+        };
+        assert_eq!(
+            expression(hour),
+            "IF(total >= 10, (bad / total) / 0.005, 0)"
+        );
+        assert_eq!(expression(five), "(bad / total) / 0.005");
     }
 
     #[test]
@@ -695,6 +723,9 @@ spec:
             error.contains("notification target default-notification") && error.contains("SNS"),
             "{error}"
         );
+        let below = availability(&page_1h(&[("op: gt", "op: lt")]));
+        let error = plan(&below).unwrap_err().to_string();
+        assert!(error.contains("use gt or gte"), "{error}");
         let mut averaged = availability("");
         averaged.budgeting = BudgetingMethod::RatioTimeslices;
         averaged.time_slice = Some((Span(60), None));

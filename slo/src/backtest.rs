@@ -9,6 +9,9 @@
 //! - An SLO's **alert** of a severity fires while any of its conditions of that severity fires;
 //!   a ticket stays silent while the page fires. Each start of an alert is one page or ticket.
 //! - A **flap** is a condition firing again less than its short window after it resolved.
+//! - With Timeslices the alarms of a lookback over a day of sub-hour slices see only its last
+//!   day (CloudWatch's limit, in their descriptions); the backtest replays the whole lookback,
+//!   as the report does.
 //! - An **incident** is a stretch where bad events outrun what the budget allows: the excess
 //!   S = max(0, S + bad − (1 − target) × total), summed period by period, rises from 0 at its
 //!   start and peaks at its end; it counts when the peak reaches 1 % of the window's budget
@@ -71,8 +74,8 @@ fn trailing(prefix: &[Events], i: usize, periods: usize) -> Events {
 }
 
 /// Whether `condition` fires at the end of each period of `series`, for an SLO over `window`
-/// with `budget` (1 − target). With Timeslices every slice is an event, so the minimum
-/// number of events does not apply.
+/// with `budget` (1 − target). With time slices (Timeslices, RatioTimeslices) every slice is
+/// judged on its own, so the minimum number of events does not apply (nor in the alarms).
 pub fn fires(
     series: &Series,
     condition: &Condition,
@@ -99,8 +102,8 @@ pub fn fires(
         })
         .collect();
     // Held at every evaluation of the last alertAfter.
-    let after = usize::try_from(condition.alert_after.seconds() / series.period.seconds())
-        .unwrap_or(usize::MAX);
+    let (after, period) = (condition.alert_after.seconds(), series.period.seconds());
+    let after = usize::try_from((after + period - 1) / period).unwrap_or(usize::MAX);
     let mut run = 0usize;
     held.iter()
         .map(|&h| {
@@ -140,7 +143,7 @@ pub fn alerts(per_policy: &[(&Policy, Vec<bool>)], periods: usize) -> [(Severity
 
 /// The highest severity firing at the last period of `series`.
 pub fn firing_at_end(slo: &Slo, series: &Series, window: Span) -> Option<Severity> {
-    let timeslices = slo.budgeting == BudgetingMethod::Timeslices;
+    let timeslices = slo.budgeting != BudgetingMethod::Occurrences;
     let per_policy: Vec<(&Policy, Vec<bool>)> = applicable(slo, window)
         .map(|p| {
             (
@@ -254,7 +257,7 @@ impl Backtest {
 /// Replays `series` (which may start before `from_ms`, for the lookbacks) for `slo`.
 pub fn replay(slo: &Slo, series: &Series, from_ms: i64, window: Span) -> SloReplay {
     let budget = slo.budget();
-    let timeslices = slo.budgeting == BudgetingMethod::Timeslices;
+    let timeslices = slo.budgeting != BudgetingMethod::Occurrences;
     let from = usize::try_from((from_ms - series.start_ms).max(0) / series.period.millis())
         .unwrap_or(0)
         .min(series.events.len());
@@ -460,11 +463,9 @@ pub(crate) mod tests {
     /// A 28-day, 99.5 % availability SLO (budget 0.005) with the default policies, or with
     /// the documents of `overrides` replacing them.
     pub(crate) fn availability(overrides: &str) -> Slo {
-        let dir = std::env::temp_dir().join(format!(
-            "slo-backtest-{}-{}",
-            std::process::id(),
-            overrides.len()
-        ));
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("slo-backtest-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let spec = dir.join("slo.yaml");
         std::fs::write(

@@ -58,10 +58,12 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<Slo>, Vec<Problem>> {
     load_with(paths, Options::default()).map(|loaded| loaded.slos)
 }
 
-/// The documents of every file under `paths`, and the problems reading them.
-fn read_all(paths: &[PathBuf]) -> (Vec<Document>, Vec<Problem>) {
+/// The documents of every file under `paths`, the problems reading them, and the kind and name
+/// of the documents refused for their shape.
+fn read_all(paths: &[PathBuf]) -> (Vec<Document>, Vec<Problem>, Vec<(Kind, String)>) {
     let mut problems = Vec::new();
     let mut documents = Vec::new();
+    let mut rejected = Vec::new();
     for path in paths {
         let files = match spec_files(path) {
             Ok(files) => files,
@@ -73,9 +75,10 @@ fn read_all(paths: &[PathBuf]) -> (Vec<Document>, Vec<Problem>) {
         for file in files {
             match std::fs::read_to_string(&file) {
                 Ok(text) => {
-                    let (mut found, mut wrong) = openslo::parse_file(&file, &text);
-                    documents.append(&mut found);
-                    problems.append(&mut wrong);
+                    let mut parsed = openslo::parse_file(&file, &text);
+                    documents.append(&mut parsed.documents);
+                    problems.append(&mut parsed.problems);
+                    rejected.append(&mut parsed.rejected);
                 }
                 // Bytes that are not UTF-8 are a broken spec, not a missing one.
                 Err(e) => problems.push(unreadable(
@@ -86,14 +89,15 @@ fn read_all(paths: &[PathBuf]) -> (Vec<Document>, Vec<Problem>) {
             }
         }
     }
-    (documents, problems)
+    (documents, problems, rejected)
 }
 
 /// Loads and checks every document under `paths`, with the checks `options` add.
 pub fn load_with(paths: &[PathBuf], options: Options<'_>) -> Result<Loaded, Vec<Problem>> {
-    let (mut documents, mut problems) = read_all(paths);
-    let (replacements, mut wrong) = read_all(options.overrides);
+    let (mut documents, mut problems, mut rejected) = read_all(paths);
+    let (replacements, mut wrong, mut also_rejected) = read_all(options.overrides);
     problems.append(&mut wrong);
+    rejected.append(&mut also_rejected);
     documents.retain(|d| {
         !replacements
             .iter()
@@ -105,8 +109,11 @@ pub fn load_with(paths: &[PathBuf], options: Options<'_>) -> Result<Loaded, Vec<
         *counts.entry(document.kind).or_insert(0) += 1;
     }
     // The built-in policies, unless the files replace them (same kind and name).
-    let (defaults, default_problems) =
-        openslo::parse_file(Path::new(policy::DEFAULT_FILE), policy::DEFAULT_DOCUMENTS);
+    let openslo::Parsed {
+        documents: defaults,
+        problems: default_problems,
+        ..
+    } = openslo::parse_file(Path::new(policy::DEFAULT_FILE), policy::DEFAULT_DOCUMENTS);
     debug_assert!(default_problems.is_empty(), "{default_problems:?}");
     let builtin_policy_names: Vec<String> = defaults
         .iter()
@@ -125,6 +132,7 @@ pub fn load_with(paths: &[PathBuf], options: Options<'_>) -> Result<Loaded, Vec<
 
     let mut resolver = Resolver {
         index: HashMap::new(),
+        rejected: rejected.into_iter().collect(),
         problems,
         conditions: HashMap::new(),
         targets: HashMap::new(),
@@ -285,6 +293,9 @@ type Key = (Kind, String);
 
 struct Resolver<'d> {
     index: HashMap<Key, &'d Document>,
+    /// Documents refused for their shape (already reported): a reference to one is not
+    /// reported again as missing.
+    rejected: BTreeSet<Key>,
     problems: Vec<Problem>,
     conditions: HashMap<String, Option<Condition>>,
     targets: HashMap<String, Option<Target>>,
@@ -313,6 +324,9 @@ impl<'d> Resolver<'d> {
     ) -> Option<&'d Document> {
         if let Some(found) = self.index.get(&(kind, name.to_owned())) {
             return Some(found);
+        }
+        if self.rejected.contains(&(kind, name.to_owned())) {
+            return None;
         }
         let other = Kind::ALL
             .into_iter()
@@ -1084,10 +1098,28 @@ impl<'d> Resolver<'d> {
             (_, _, true) => None,
         };
         if composite {
+            if spec.indicator.is_some() || spec.indicator_ref.is_some() {
+                self.push(
+                    document,
+                    "spec",
+                    "a composite SLO gives each objective its indicator, not spec.indicator or spec.indicatorRef",
+                );
+            }
             for (i, objective) in spec.objectives.iter().enumerate() {
                 let at = format!("spec.objectives[{i}]");
-                if objective.indicator.is_some() == objective.indicator_ref.is_some() {
-                    self.push(document, &at, "in a composite SLO every objective gives exactly one of indicator and indicatorRef");
+                match (&objective.indicator, &objective.indicator_ref) {
+                    (Some(inline), None) => {
+                        // Checked like any indicator; a source slo does not evaluate is fine.
+                        let _ = self.sli(document, &inline.spec, &format!("{at}.indicator.spec"));
+                    }
+                    (None, Some(name)) => {
+                        let _ = self.lookup(document, &format!("{at}.indicatorRef"), Kind::Sli, name);
+                    }
+                    _ => self.push(
+                        document,
+                        &at,
+                        "in a composite SLO every objective gives exactly one of indicator and indicatorRef",
+                    ),
                 }
                 if let Some(weight) = objective.composite_weight
                     && !(weight.is_finite() && weight > 0.0)
@@ -1487,11 +1519,8 @@ fn cross_checks(slos: &[Slo], problems: &mut Vec<Problem>) {
         let mut lookbacks = BTreeMap::new();
         for policy in &slo.policies {
             let c = &policy.condition;
-            for span in [c.lookback, c.short] {
-                if let Some(other) = lookbacks.insert((c.severity, span), &policy.name)
-                    && other != &policy.name
-                    && c.lookback != c.short
-                {
+            for span in BTreeSet::from([c.lookback, c.short]) {
+                if let Some(other) = lookbacks.insert((c.severity, span), &policy.name) {
                     problems.push(Problem {
                         unreadable: false,
                         file: slo.file.clone(),
@@ -2223,6 +2252,31 @@ spec:
                 && duplicate.message.contains("a-sources.yaml"),
             "{duplicate:?}"
         );
+    }
+
+    #[test]
+    fn a_composite_slos_indicators_are_checked_and_a_refused_document_is_reported_once() {
+        names(
+            &refused(
+                "c-slos.yaml",
+                "      indicatorRef: checkout-errors\n      compositeWeight: 2",
+                "      indicatorRef: checkout-errorz\n      compositeWeight: 2",
+            ),
+            "checkout-composite: spec.objectives[0].indicatorRef",
+            "no SLI of that name",
+        );
+        // A policy refused for its shape is not also reported missing where it is referenced.
+        let problems = refused(
+            "b-alerting.yml",
+            "    alertWhenResolved: false\n",
+            "    alertWhenResolvd: false\n",
+        );
+        names(
+            &problems,
+            "fast-burn: spec.alertWhenResolvd",
+            "unknown field",
+        );
+        assert_eq!(problems.len(), 1, "{problems:#?}");
     }
 
     #[test]

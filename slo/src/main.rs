@@ -294,8 +294,18 @@ fn generate(
 ) -> anyhow::Result<ExitCode> {
     let bound = slo::terraform::TerraformDimensions::new(terraform_dimensions.iter().cloned())?;
     let loaded = load_specs(specs, &[])?;
-    note(&unevaluated_notes(&loaded))?;
+    let mut notes = unevaluated_notes(&loaded);
     let slos = loaded.slos;
+    if let Some(slo) = slos
+        .iter()
+        .find(|s| s.connection != spec::Connection::default())
+    {
+        notes.push(format!(
+            "{} reads CloudWatch in another region or through a role: the generated alarms and dashboard read the Terraform provider's region and account",
+            slo.name
+        ));
+    }
+    note(&notes)?;
     bound.check_assigned(&slos)?;
     let document = match what {
         Generated::Alarms => {

@@ -372,17 +372,26 @@ pub fn typed<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// What one file holds.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub documents: Vec<Document>,
+    pub problems: Vec<Problem>,
+    /// Kind and name of the documents refused for their shape, so that references to them
+    /// are not reported again as missing.
+    pub rejected: Vec<(Kind, String)>,
+}
+
 /// Reads the documents of one file's text: YAML documents, each a document or a list of them.
-pub fn parse_file(file: &Path, text: &str) -> (Vec<Document>, Vec<Problem>) {
-    let mut documents = Vec::new();
-    let mut problems = Vec::new();
+pub fn parse_file(file: &Path, text: &str) -> Parsed {
+    let mut parsed = Parsed::default();
     let values = match serde_saphyr::from_multiple::<Value>(text) {
         Ok(values) => values,
         Err(e) => {
-            return (
-                documents,
-                vec![problem(file, "-", format!("not YAML: {e}"))],
-            );
+            parsed
+                .problems
+                .push(problem(file, "-", format!("not YAML: {e}")));
+            return parsed;
         }
     };
     let flattened = values.into_iter().flat_map(|value| match value {
@@ -392,11 +401,21 @@ pub fn parse_file(file: &Path, text: &str) -> (Vec<Document>, Vec<Problem>) {
     });
     for (index, value) in flattened.enumerate() {
         match parse_document(file, index, &value) {
-            Ok(document) => documents.push(document),
-            Err(mut found) => problems.append(&mut found),
+            Ok(document) => parsed.documents.push(document),
+            Err(mut found) => {
+                parsed.problems.append(&mut found);
+                let kind = value
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .and_then(Kind::parse);
+                let name = value.pointer("/metadata/name").and_then(Value::as_str);
+                if let (Some(kind), Some(name)) = (kind, name) {
+                    parsed.rejected.push((kind, name.to_owned()));
+                }
+            }
         }
     }
-    (documents, problems)
+    parsed
 }
 
 /// The label problems about a document carry: its name, or its position.

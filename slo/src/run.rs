@@ -122,6 +122,15 @@ pub fn backtest(
                 "the replayed stretch is empty: --from must be before --to".into(),
             ));
         }
-        backtest::run(slos, source, from, to)
+        // From the logs' first record, the first lookbacks see less history than a live
+        // alarm would: a bad minute weighs more there.
+        let short_history = (from_ms.is_none() && extent.is_some()).then(|| {
+            "the replay starts at the logs' first record: lookbacks reaching before it see no traffic there (give --from a lookback later to replay with full history)".to_owned()
+        });
+        Ok((backtest::run(slos, source, from, to)?, short_history))
+    })
+    .map(|(backtest, note)| {
+        notes.extend(note);
+        backtest
     })
 }

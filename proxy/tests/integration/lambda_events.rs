@@ -185,7 +185,10 @@ async fn oversized_bodies_unknown_routes_and_wrong_methods_get_json_errors() {
     assert_eq!(answer.status, 404);
     assert_eq!(answer.body["error"]["code"], "not_found");
     // Outside Lambda too, every answer names its request.
-    assert_eq!(answer.body["error"]["request_id"].as_str().unwrap().len(), 36);
+    assert_eq!(
+        answer.body["error"]["request_id"].as_str().unwrap().len(),
+        36
+    );
 
     let answer = call(
         &state,
