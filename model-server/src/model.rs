@@ -458,8 +458,10 @@ impl Classifier {
 
         // Readiness needs one single-threaded session; `add_remaining_sessions` builds the rest
         // on one core while the other serves the first requests.
+        let started = std::time::Instant::now();
         let (first, optimised) =
             build_first_session(environment, &model_bytes, &model_hash, options, cache_dir)?;
+        let built = started.elapsed();
         // The solo session comes last: its warm-up takes every core, which would slow down the
         // first requests.
         let mut remaining: Vec<PendingSession> = (1..options.sessions.max(1))
@@ -500,6 +502,13 @@ impl Classifier {
         });
         let mut first = first;
         warm_up(&mut first, &input_name, &preprocess, labels.len())?;
+        // The parts of the cold start that are ONNX Runtime's.
+        tracing::info!(
+            build_ms = built.as_secs_f64() * 1e3,
+            warm_up_ms = (started.elapsed() - built).as_secs_f64() * 1e3,
+            from_cache = optimised.is_some(),
+            "first session built"
+        );
         Ok(Self {
             pool: SessionPool {
                 shared: Mutex::new(vec![first]),
