@@ -49,12 +49,17 @@ enum Bench {
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
-    /// Decode + preprocess time of a photo and of a generated 12 MP JPEG, single thread.
+    /// Decode + preprocess time of a photo, of the page's typical upload made from it (1024x768,
+    /// quality 85) and of two generated 12 MP JPEGs, single thread.
     Preprocess {
         #[arg(long)]
         image: PathBuf,
         #[arg(long, default_value_t = 300)]
         iterations: usize,
+        /// Only this input (photo, upload, 12mp-smooth, 12mp-detailed): for instruction counts
+        /// under callgrind, where generating the others would dominate.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Median end-to-end latency minus the server-reported decode + preprocess + inference.
     Overhead {
@@ -140,7 +145,11 @@ fn main() {
             (intra_threads, spinning),
             seconds,
         ),
-        Bench::Preprocess { image, iterations } => bench_preprocess(&image, iterations),
+        Bench::Preprocess {
+            image,
+            iterations,
+            only,
+        } => bench_preprocess(&image, iterations, only.as_deref()),
         Bench::Overhead {
             url,
             image,
@@ -238,37 +247,77 @@ fn bench_ort(
     summary("ort raw call latency", all);
 }
 
-fn bench_preprocess(image: &Path, iterations: usize) {
+fn bench_preprocess(image: &Path, iterations: usize, only: Option<&str>) {
     let photo = std::fs::read(image).unwrap();
     // Entropy decoding dominates a DCT-scaled decode, so its cost follows the compressed size:
     // measure a smooth and a detailed (film-grain) 12 MP picture.
-    let smooth = twelve_megapixel_jpeg(2);
-    let detailed = twelve_megapixel_jpeg(24);
+    let inputs = [
+        ("photo", "photo"),
+        ("upload", "1024x768 q85 upload"),
+        ("12mp-smooth", "12MP smooth jpeg"),
+        ("12mp-detailed", "12MP detailed jpeg"),
+    ];
     let spec = PreprocessSpec::default();
     let normalizer = Normalizer::new(spec.mean, spec.std);
     let mut resizer = fast_image_resize::Resizer::new();
-    for (name, bytes) in [
-        ("photo", &photo),
-        ("12MP smooth jpeg", &smooth),
-        ("12MP detailed jpeg", &detailed),
-    ] {
+    for (key, name) in inputs {
+        if only.is_some_and(|only| only != key) {
+            continue;
+        }
+        let bytes = match key {
+            "photo" => photo.clone(),
+            "upload" => upload_jpeg(&photo),
+            "12mp-smooth" => twelve_megapixel_jpeg(2),
+            _ => twelve_megapixel_jpeg(24),
+        };
         let (mut decode, mut preprocess, mut total) = (Vec::new(), Vec::new(), Vec::new());
+        let mut decoded_size = (0, 0);
         for _ in 0..iterations {
             let t0 = Instant::now();
-            let decoded = imaging::decode(bytes, 40_000_000, spec.resize_shorter).unwrap();
+            let decoded = imaging::decode(&bytes, 40_000_000, spec.resize_shorter).unwrap();
             let t1 = Instant::now();
             let tensor = imaging::preprocess(&decoded, &spec, &normalizer, &mut resizer);
             let t2 = Instant::now();
             assert_eq!(tensor.unwrap().len(), spec.tensor_len());
+            decoded_size = decoded.rgb.dimensions();
             decode.push(ms(t1 - t0));
             preprocess.push(ms(t2 - t1));
             total.push(ms(t2 - t0));
         }
-        println!("{name}: {} bytes", bytes.len());
+        println!(
+            "{name}: {} bytes, decoded at {}x{}",
+            bytes.len(),
+            decoded_size.0,
+            decoded_size.1
+        );
         summary(&format!("{name} decode"), decode);
         summary(&format!("{name} preprocess"), preprocess);
         summary(&format!("{name} decode+preprocess"), total);
     }
+}
+
+/// What the page uploads for a large photo: the longest side shrunk to 1024 and re-encoded as
+/// a quality-85 4:2:0 JPEG. Made from a real photo (centre-cropped to 4:3 and enlarged, as the
+/// shared photos are smaller than that), so it has a real photo's detail and compressed size.
+fn upload_jpeg(photo: &[u8]) -> Vec<u8> {
+    let rgb = image::load_from_memory(photo).unwrap().into_rgb8();
+    let (w, h) = rgb.dimensions();
+    let (crop_w, crop_h) = if w * 3 > h * 4 {
+        (h * 4 / 3, h)
+    } else {
+        (w, w * 3 / 4)
+    };
+    let cropped =
+        image::imageops::crop_imm(&rgb, (w - crop_w) / 2, (h - crop_h) / 2, crop_w, crop_h)
+            .to_image();
+    let upload =
+        image::imageops::resize(&cropped, 1024, 768, image::imageops::FilterType::Lanczos3);
+    let mut out = Vec::new();
+    // 4:2:0 chroma subsampling is jpeg-encoder's default, as in browsers' canvas encoders.
+    jpeg_encoder::Encoder::new(&mut out, 85)
+        .encode(upload.as_raw(), 1024, 768, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    out
 }
 
 /// A 4000x3000 JPEG (quality 90) of gradients and rings plus uniform noise of `noise` levels.

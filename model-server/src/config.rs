@@ -94,6 +94,13 @@ pub struct Config {
     #[arg(long, global = true, env = "ORT_INTRA_SPINNING", default_value_t = false, action = clap::ArgAction::Set)]
     pub ort_intra_spinning: bool,
 
+    /// Directory where ONNX Runtime's optimised model is kept between starts (keyed by the
+    /// model's hash, the runtime and the CPU), so that later starts on this machine skip graph
+    /// optimisation. Unset: no cache (a fresh container, as in SageMaker, would only pay for
+    /// writing it).
+    #[arg(long, global = true, env = "ORT_CACHE_DIR")]
+    pub ort_cache_dir: Option<PathBuf>,
+
     /// Value of the `Model` dimension of the EMF metrics; default: the model directory's name
     /// (set it in SageMaker, where the directory is always `/opt/ml/model`).
     #[arg(long, global = true, env = "MODEL_NAME")]

@@ -6,14 +6,15 @@
 //! - the format is recognised by magic bytes, never by the declared content type;
 //! - the pixel count is read from the header and checked before anything is decoded, so a
 //!   decompression bomb never allocates;
-//! - large JPEGs are downscaled by 1/2, 1/4 or 1/8 inside the decoder (DCT scaling) as long as
-//!   the shorter side stays at or above the resize target, which is what makes 12 MP photos
-//!   cheap;
+//! - JPEGs are decoded by libjpeg-turbo and downscaled inside the decoder (DCT scaling) by the
+//!   smallest of 1/8, 1/4 and 1/2 that keeps the shorter side at or above the resize target:
+//!   1/8 for 12 MP, 1/2 for a 1024×768 upload, full size for a 500×416 photo;
 //! - EXIF orientation is applied, and every colour type (grey, alpha, CMYK, 16-bit, palette)
 //!   becomes 8-bit RGB;
 //! - the resize uses an antialiased triangle (bilinear) filter, and the center crop is folded
 //!   into the resize so that only the 224×224 output is ever computed.
 
+use std::ffi::c_int;
 use std::io::Cursor;
 
 use fast_image_resize::images::{Image as FirImage, ImageRef};
@@ -91,18 +92,17 @@ pub struct DecodedImage {
     /// Width and height as stored in the file, before orientation and DCT scaling.
     pub stored_width: u32,
     pub stored_height: u32,
-    /// 1, 2, 4 or 8: the JPEG DCT downscale applied while decoding.
-    pub dct_scale_denominator: u32,
+    /// M of the M/8 JPEG DCT downscale applied while decoding: 8 is full size.
+    pub dct_scale_eighths: u32,
 }
 
 impl DecodedImage {
     /// Upright size at full resolution: the geometry torchvision would see, which the crop is
     /// computed from even when the decoder downscaled.
     pub fn full_upright_size(&self) -> (u32, u32) {
-        let d = self.dct_scale_denominator;
         let unrotated = (
-            self.stored_width.div_ceil(d),
-            self.stored_height.div_ceil(d),
+            dct_scaled(self.stored_width, self.dct_scale_eighths),
+            dct_scaled(self.stored_height, self.dct_scale_eighths),
         );
         if self.rgb.dimensions() == unrotated {
             (self.stored_width, self.stored_height)
@@ -125,20 +125,31 @@ fn check_pixels(width: u32, height: u32, max_pixels: u64) -> Result<(), ImageErr
     Ok(())
 }
 
-/// The largest JPEG DCT scale denominator (1, 2, 4, 8) that keeps the shorter side at or above
-/// `min_shorter_side`, so the final resize still only ever shrinks or keeps the image.
-fn dct_scale_denominator(width: u32, height: u32, min_shorter_side: u32) -> u32 {
+/// A side of `side` pixels decoded at `eighths`/8, as libjpeg sizes it (rounded up).
+fn dct_scaled(side: u32, eighths: u32) -> u32 {
+    u32::try_from((u64::from(side) * u64::from(eighths)).div_ceil(8)).unwrap_or(u32::MAX)
+}
+
+/// DCT scales M/8 for which libjpeg-turbo has SIMD inverse DCTs (x86-64, Arm). It scales by
+/// any M/8, but the others run in scalar C, and on photos of 300 to 1000 pixels their IDCT
+/// costs more than the smaller colour conversion and resize save: 5/8 made the 500×416 finch
+/// and 3/8 a 1024×768 upload slower than full size and 4/8 (BENCHMARKS.md, "JPEG decoding").
+const SIMD_DCT_EIGHTHS: [u32; 3] = [1, 2, 4];
+
+/// The smallest DCT scale M/8 of [`SIMD_DCT_EIGHTHS`] that keeps the shorter side at or above
+/// `min_shorter_side` (so the final resize only ever shrinks or keeps the image), else 8.
+fn dct_scale_eighths(width: u32, height: u32, min_shorter_side: u32) -> u32 {
     let shorter = width.min(height);
-    [8, 4, 2]
+    SIMD_DCT_EIGHTHS
         .into_iter()
-        .find(|d| shorter.div_ceil(*d) >= min_shorter_side)
-        .unwrap_or(1)
+        .find(|m| dct_scaled(shorter, *m) >= min_shorter_side)
+        .unwrap_or(8)
 }
 
 /// Decodes `bytes` into an upright RGB image.
 ///
-/// `min_shorter_side` is the resize target; JPEGs whose shorter side is at least twice that are
-/// DCT-downscaled while decoding.
+/// `min_shorter_side` is the resize target; JPEGs large enough are DCT-downscaled while
+/// decoding, to no less than that.
 pub fn decode(
     bytes: &[u8],
     max_pixels: u64,
@@ -153,7 +164,7 @@ pub fn decode(
                 "the JPEG is truncated (no end-of-image marker)",
             ));
         }
-        if let Some(decoded) = decode_jpeg_scaled(bytes, max_pixels, min_shorter_side)? {
+        if let Some(decoded) = decode_jpeg_turbo(bytes, max_pixels, min_shorter_side)? {
             return Ok(decoded);
         }
         return decode_jpeg_strict(bytes, max_pixels);
@@ -204,19 +215,61 @@ fn invalid(format: ImageFormat, err: impl std::fmt::Display) -> ImageError {
     }
 }
 
-/// Decodes large JPEGs with libjpeg-turbo's DCT scaling (through the `mozjpeg` crate), which
-/// skips most of the inverse DCT and colour work: about twice as fast as a pure-Rust decoder on
-/// 12 MP photos. Returns `Ok(None)` when scaling would not help (small images) or for CMYK,
-/// so [`decode_jpeg_strict`] decodes those.
-fn decode_jpeg_scaled(
+/// Why libjpeg stopped: a fatal error, or a warning, which for a decoder is corrupt or
+/// unexpected data that it would otherwise paper over (grey or noise for a bad scan).
+#[derive(Debug)]
+struct LibjpegComplaint;
+
+/// Both unwind out of the decoder (as the `mozjpeg` crate's own handler does for fatal errors;
+/// libjpeg allows leaving from either callback) so that [`decode_jpeg_strict`] judges the file.
+extern "C-unwind" fn libjpeg_error_exit(_: &mut mozjpeg_sys::jpeg_common_struct) {
+    std::panic::resume_unwind(Box::new(LibjpegComplaint));
+}
+
+extern "C-unwind" fn libjpeg_message(_: &mut mozjpeg_sys::jpeg_common_struct, level: c_int) {
+    // Negative levels are warnings; the others are trace messages.
+    if level < 0 {
+        std::panic::resume_unwind(Box::new(LibjpegComplaint));
+    }
+}
+
+extern "C-unwind" fn libjpeg_quiet(_: &mut mozjpeg_sys::jpeg_common_struct) {}
+
+/// An error manager that never prints and never formats a message (nothing calls
+/// `format_message` once `error_exit` and `emit_message` are ours).
+fn libjpeg_error_manager() -> mozjpeg_sys::jpeg_error_mgr {
+    mozjpeg_sys::jpeg_error_mgr {
+        error_exit: Some(libjpeg_error_exit),
+        emit_message: Some(libjpeg_message),
+        output_message: Some(libjpeg_quiet),
+        format_message: None,
+        reset_error_mgr: Some(libjpeg_quiet),
+        msg_code: 0,
+        msg_parm: mozjpeg_sys::msg_parm_union::default(),
+        trace_level: 0,
+        num_warnings: 0,
+        jpeg_message_table: std::ptr::null(),
+        last_jpeg_message: 0,
+        addon_message_table: std::ptr::null(),
+        first_addon_message: 0,
+        last_addon_message: 0,
+    }
+}
+
+/// Decodes a JPEG with libjpeg-turbo (through the `mozjpeg` crate), DCT-scaled by
+/// [`dct_scale_eighths`], which skips most of the inverse DCT and colour work of large photos.
+/// At full size it is also faster than zune-jpeg (SIMD IDCT, upsampling and colour conversion).
+/// Returns `Ok(None)` for CMYK and whenever libjpeg warns or fails, so that
+/// [`decode_jpeg_strict`] decodes those and decides whether damage is refused.
+fn decode_jpeg_turbo(
     bytes: &[u8],
     max_pixels: u64,
     min_shorter_side: u32,
 ) -> Result<Option<DecodedImage>, ImageError> {
     let jpeg = ImageFormat::Jpeg;
-    // libjpeg reports fatal errors by unwinding (without the panic hook); catch them here.
     let outcome = std::panic::catch_unwind(|| -> Result<Option<DecodedImage>, ImageError> {
-        let mut decompress = mozjpeg::Decompress::with_markers(&[mozjpeg::Marker::APP(1)])
+        let mut decompress = mozjpeg::Decompress::with_err(libjpeg_error_manager())
+            .with_markers(&[mozjpeg::Marker::APP(1)])
             .from_mem(bytes)
             .map_err(|e| invalid(jpeg, e))?;
         let (width, height) = decompress.size();
@@ -225,12 +278,12 @@ fn decode_jpeg_scaled(
             u32::try_from(height).unwrap_or(u32::MAX),
         );
         check_pixels(width, height, max_pixels)?;
-        let denominator = dct_scale_denominator(width, height, min_shorter_side);
+        let eighths = dct_scale_eighths(width, height, min_shorter_side);
         let cmyk = matches!(
             decompress.color_space(),
             mozjpeg::ColorSpace::JCS_CMYK | mozjpeg::ColorSpace::JCS_YCCK
         );
-        if denominator == 1 || cmyk {
+        if cmyk {
             return Ok(None);
         }
         let orientation = decompress
@@ -238,7 +291,7 @@ fn decode_jpeg_scaled(
             .find_map(|m| m.data.strip_prefix(b"Exif\0\0"))
             .and_then(image::metadata::Orientation::from_exif_chunk)
             .unwrap_or(image::metadata::Orientation::NoTransforms);
-        decompress.scale(u8::try_from(8 / denominator).unwrap_or(8));
+        decompress.scale(u8::try_from(eighths).unwrap_or(8));
         let mut started = decompress.rgb().map_err(|e| invalid(jpeg, e))?;
         let (w, h) = (started.width() as u32, started.height() as u32);
         let pixels = started
@@ -254,20 +307,19 @@ fn decode_jpeg_scaled(
             format: jpeg,
             stored_width: width,
             stored_height: height,
-            dct_scale_denominator: denominator,
+            dct_scale_eighths: eighths,
         }))
     });
-    outcome.unwrap_or_else(|payload| {
-        let reason = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| "libjpeg failed".to_owned());
-        Err(invalid(jpeg, reason))
-    })
+    match outcome {
+        Ok(decoded) => decoded,
+        // libjpeg complained: the strict decoder decides.
+        Err(payload) if payload.is::<LibjpegComplaint>() => Ok(None),
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
 }
 
-/// Decodes a JPEG with zune-jpeg (what `image` uses). Strict mode first: a scan whose
+/// Decodes a JPEG with zune-jpeg (what `image` uses): CMYK and YCCK, and the files libjpeg
+/// complained about, at full size. Strict mode first: a scan whose
 /// Huffman codes do not decode, or that ends early, is refused rather than rendered as
 /// whatever grey or noise the lenient decoder fills in, as a truncated file is. What strict
 /// mode also refuses but libjpeg and browsers accept with a warning (stray bytes between
@@ -317,7 +369,7 @@ fn decode_jpeg_strict(bytes: &[u8], max_pixels: u64) -> Result<DecodedImage, Ima
         format: jpeg,
         stored_width: width,
         stored_height: height,
-        dct_scale_denominator: 1,
+        dct_scale_eighths: 8,
     })
 }
 
@@ -360,7 +412,7 @@ fn decode_generic(
         format,
         stored_width: width,
         stored_height: height,
-        dct_scale_denominator: 1,
+        dct_scale_eighths: 8,
     })
 }
 
@@ -476,14 +528,26 @@ pub fn resize_crop(
     resizer: &mut Resizer,
 ) -> Result<FirImage<'static>, ImageError> {
     let (width, height) = rgb.dimensions();
+    let scale = (
+        f64::from(width) / f64::from(full_size.0),
+        f64::from(height) / f64::from(full_size.1),
+    );
+    resize_crop_at(rgb, full_size, scale, spec, resizer)
+}
+
+/// [`resize_crop`] where `rgb` is the full-size image scaled by `(sx, sy)`.
+fn resize_crop_at(
+    rgb: &RgbImage,
+    full_size: (u32, u32),
+    (sx, sy): (f64, f64),
+    spec: &PreprocessSpec,
+    resizer: &mut Resizer,
+) -> Result<FirImage<'static>, ImageError> {
+    let (width, height) = rgb.dimensions();
     let src = ImageRef::new(width, height, rgb.as_raw(), PixelType::U8x3)
         .map_err(|e| ImageError::Resize(e.to_string()))?;
     let mut dst = FirImage::new(spec.input_width, spec.input_height, PixelType::U8x3);
     let crop = source_crop(full_size.0, full_size.1, spec);
-    let (sx, sy) = (
-        f64::from(width) / f64::from(full_size.0),
-        f64::from(height) / f64::from(full_size.1),
-    );
     let (left, top) = (crop.left * sx, crop.top * sy);
     // Floating-point rounding can push the right/bottom edge a hair past the image.
     let crop_width = (crop.width * sx).min(f64::from(width) - left);
@@ -522,13 +586,23 @@ pub fn preprocess(
     normalizer: &Normalizer,
     resizer: &mut Resizer,
 ) -> Result<Vec<f32>, ImageError> {
-    preprocess_rgb(
+    // Output pixel i of an M/8 DCT-scaled decode covers source pixels [8i/M, 8(i+1)/M): the
+    // scale is exactly M/8, whereas the decoded size is rounded up to whole pixels.
+    let scale = f64::from(image.dct_scale_eighths) / 8.0;
+    let crop = resize_crop_at(
         &image.rgb,
         image.full_upright_size(),
+        (scale, scale),
         spec,
-        normalizer,
         resizer,
-    )
+    )?;
+    Ok(normalized(&crop, spec, normalizer))
+}
+
+fn normalized(crop: &FirImage<'_>, spec: &PreprocessSpec, normalizer: &Normalizer) -> Vec<f32> {
+    let mut tensor = vec![0.0; spec.tensor_len()];
+    normalize_into(crop.buffer(), normalizer, &mut tensor);
+    tensor
 }
 
 /// [`preprocess`] for an RGB image whose crop geometry is that of `full_size`.
@@ -540,9 +614,7 @@ pub fn preprocess_rgb(
     resizer: &mut Resizer,
 ) -> Result<Vec<f32>, ImageError> {
     let crop = resize_crop(rgb, full_size, spec, resizer)?;
-    let mut tensor = vec![0.0; spec.tensor_len()];
-    normalize_into(crop.buffer(), normalizer, &mut tensor);
-    Ok(tensor)
+    Ok(normalized(&crop, spec, normalizer))
 }
 
 #[cfg(test)]
@@ -572,12 +644,16 @@ mod tests {
     }
 
     #[test]
-    fn dct_scale_keeps_shorter_side_at_or_above_target() {
-        assert_eq!(dct_scale_denominator(500, 416, 256), 1);
-        assert_eq!(dct_scale_denominator(1024, 768, 256), 2);
-        assert_eq!(dct_scale_denominator(4000, 3000, 256), 8);
-        assert_eq!(dct_scale_denominator(2048, 1100, 256), 4);
-        assert_eq!(dct_scale_denominator(100, 50, 256), 1);
+    fn dct_scale_is_the_smallest_simd_eighth_that_keeps_the_shorter_side_at_the_target() {
+        assert_eq!(dct_scale_eighths(500, 416, 256), 8);
+        assert_eq!(dct_scale_eighths(1024, 768, 256), 4);
+        assert_eq!(dct_scale_eighths(4000, 3000, 256), 1);
+        assert_eq!(dct_scale_eighths(2048, 1100, 256), 2);
+        // Rounded up as libjpeg does: 511 * 4/8 = 255.5 -> 256.
+        assert_eq!(dct_scale_eighths(700, 511, 256), 4);
+        assert_eq!(dct_scale_eighths(700, 510, 256), 8);
+        assert_eq!(dct_scale_eighths(100, 50, 256), 8);
+        assert_eq!(dct_scaled(500, 5), 313);
     }
 
     #[test]

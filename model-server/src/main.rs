@@ -43,7 +43,12 @@ async fn main() -> anyhow::Result<()> {
         let options = loader_config.session_options();
         // A panic inside ONNX Runtime's bindings must not leave /ping at "loading" forever.
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            Classifier::load(environment, &model_dir, options)
+            Classifier::load_cached(
+                environment,
+                &model_dir,
+                options,
+                loader_config.ort_cache_dir.as_deref(),
+            )
         }))
         .unwrap_or_else(|_| Err(ModelError::Unsupported("loading the model panicked".into())));
         if outcome.is_ok() {

@@ -179,18 +179,127 @@ impl std::fmt::Debug for SessionPool {
     }
 }
 
+/// The model a session is built from: as shipped, optimised at build time; or ONNX Runtime's
+/// own already-optimised output of an earlier start, which skips graph optimisation.
+#[derive(Clone, Copy)]
+enum ModelGraph<'a> {
+    Original(&'a [u8]),
+    Optimised(&'a [u8]),
+}
+
 fn build_session(
     environment: &Environment,
-    model_bytes: &[u8],
+    model: ModelGraph<'_>,
     intra_threads: usize,
     spinning: bool,
+    save_optimised_to: Option<&Path>,
 ) -> ort::Result<Session> {
-    Session::builder(environment)?
-        .with_optimization_level(GraphOptimizationLevel::Level3)?
+    let (bytes, level) = match model {
+        ModelGraph::Original(bytes) => (bytes, GraphOptimizationLevel::Level3),
+        ModelGraph::Optimised(bytes) => (bytes, GraphOptimizationLevel::Disable),
+    };
+    let mut builder = Session::builder(environment)?
+        .with_optimization_level(level)?
         .with_intra_threads(intra_threads.max(1))?
         .with_inter_threads(1)?
-        .with_intra_op_spinning(spinning)?
-        .commit_from_memory(model_bytes)
+        .with_intra_op_spinning(spinning)?;
+    if let Some(path) = save_optimised_to {
+        builder = builder.with_optimized_model_path(path)?;
+    }
+    builder.commit_from_memory(bytes)
+}
+
+/// Where an optimised copy of the model lives in `cache_dir`. ONNX Runtime's level-3 output
+/// contains layouts chosen for this CPU (NCHWc blocks follow its vector width), so the key is
+/// the model's hash, the runtime's build and the CPU's feature flags.
+fn optimised_model_path(cache_dir: &Path, model_hash: &[u8]) -> PathBuf {
+    let cpu_flags = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("flags") || l.starts_with("Features"))
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    let environment = Sha256::new()
+        .chain_update(ort::info())
+        .chain_update(std::env::consts::ARCH)
+        .chain_update(cpu_flags)
+        .finalize();
+    let hex = |bytes: &[u8]| -> String { bytes.iter().map(|b| format!("{b:02x}")).collect() };
+    cache_dir.join(format!(
+        "{}-{}.onnx",
+        hex(&model_hash[..16]),
+        hex(&environment[..8])
+    ))
+}
+
+/// Builds the first session: from the cached optimised model when there is one, else from the
+/// original, saving ONNX Runtime's optimised output into the cache for the next start. Returns
+/// the optimised model's bytes when the cache had them. A cache that cannot be read or written
+/// costs nothing but the optimisation it would have saved.
+fn build_first_session(
+    environment: &Environment,
+    model_bytes: &[u8],
+    model_hash: &[u8],
+    options: SessionOptions,
+    cache_dir: Option<&Path>,
+) -> ort::Result<(Session, Option<Vec<u8>>)> {
+    let (threads, spinning) = (options.intra_threads, options.intra_spinning);
+    let Some(cache_dir) = cache_dir else {
+        let session = build_session(
+            environment,
+            ModelGraph::Original(model_bytes),
+            threads,
+            spinning,
+            None,
+        )?;
+        return Ok((session, None));
+    };
+    let cached = optimised_model_path(cache_dir, model_hash);
+    if let Ok(optimised) = std::fs::read(&cached) {
+        match build_session(
+            environment,
+            ModelGraph::Optimised(&optimised),
+            threads,
+            spinning,
+            None,
+        ) {
+            Ok(session) => return Ok((session, Some(optimised))),
+            Err(e) => {
+                tracing::warn!(path = %cached.display(), error = %e, "cached optimised model unusable; optimising again")
+            }
+        }
+    }
+    // Written beside the final name and renamed, so a concurrent start never reads half a file.
+    let partial = cached.with_extension(format!("partial-{}", std::process::id()));
+    let saved = std::fs::create_dir_all(cache_dir)
+        .is_ok()
+        .then_some(partial.as_path());
+    let session = match build_session(
+        environment,
+        ModelGraph::Original(model_bytes),
+        threads,
+        spinning,
+        saved,
+    ) {
+        Ok(session) => session,
+        Err(e) if saved.is_some() => {
+            tracing::warn!(dir = %cache_dir.display(), error = %e, "cannot save the optimised model; not cached");
+            build_session(
+                environment,
+                ModelGraph::Original(model_bytes),
+                threads,
+                spinning,
+                None,
+            )?
+        }
+        Err(e) => return Err(e),
+    };
+    if saved.is_some() && std::fs::rename(&partial, &cached).is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    Ok((session, None))
 }
 
 impl std::fmt::Debug for Classifier {
@@ -206,6 +315,8 @@ impl std::fmt::Debug for Classifier {
 /// Sessions still to build after the model is ready.
 struct PendingSessions {
     model_bytes: Vec<u8>,
+    /// The cached optimised model the first session was built from, if any.
+    optimised: Option<Vec<u8>>,
     configs: Vec<PendingSession>,
 }
 
@@ -322,6 +433,17 @@ impl Classifier {
         dir: &Path,
         options: SessionOptions,
     ) -> Result<Self, ModelError> {
+        Self::load_cached(environment, dir, options, None)
+    }
+
+    /// [`Classifier::load`], with ONNX Runtime's optimised model kept in `cache_dir` (see
+    /// [`optimised_model_path`]): the next start on this machine skips graph optimisation.
+    pub fn load_cached(
+        environment: &Environment,
+        dir: &Path,
+        options: SessionOptions,
+        cache_dir: Option<&Path>,
+    ) -> Result<Self, ModelError> {
         let manifest_path = dir.join("model.json");
         let manifest: Manifest = if manifest_path.exists() {
             serde_json::from_slice(&read(&manifest_path)?)
@@ -332,15 +454,14 @@ impl Classifier {
         let labels_path = dir.join("labels.txt");
         let labels = parse_labels(&String::from_utf8_lossy(&read(&labels_path)?));
         let model_bytes = read(&dir.join("model.onnx"))?;
+        let model_hash = Sha256::digest(&model_bytes);
 
         // Readiness needs one single-threaded session; `add_remaining_sessions` builds the rest
         // on one core while the other serves the first requests.
-        let first = build_session(
-            environment,
-            &model_bytes,
-            options.intra_threads,
-            options.intra_spinning,
-        )?;
+        let started = std::time::Instant::now();
+        let (first, optimised) =
+            build_first_session(environment, &model_bytes, &model_hash, options, cache_dir)?;
+        let built = started.elapsed();
         // The solo session comes last: its warm-up takes every core, which would slow down the
         // first requests.
         let mut remaining: Vec<PendingSession> = (1..options.sessions.max(1))
@@ -376,12 +497,18 @@ impl Classifier {
                 .unwrap_or_else(|| "model".into())
         });
         let version = manifest.version.clone().unwrap_or_else(|| {
-            let digest = Sha256::digest(&model_bytes);
-            let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+            let hex: String = model_hash[..6].iter().map(|b| format!("{b:02x}")).collect();
             format!("sha256:{hex}")
         });
         let mut first = first;
         warm_up(&mut first, &input_name, &preprocess, labels.len())?;
+        // The parts of the cold start that are ONNX Runtime's.
+        tracing::info!(
+            build_ms = built.as_secs_f64() * 1e3,
+            warm_up_ms = (started.elapsed() - built).as_secs_f64() * 1e3,
+            from_cache = optimised.is_some(),
+            "first session built"
+        );
         Ok(Self {
             pool: SessionPool {
                 shared: Mutex::new(vec![first]),
@@ -390,6 +517,7 @@ impl Classifier {
             },
             pending: Mutex::new(Some(PendingSessions {
                 model_bytes,
+                optimised,
                 configs: remaining,
             })),
             input_name,
@@ -413,11 +541,15 @@ impl Classifier {
             .take();
         let Some(PendingSessions {
             model_bytes,
+            optimised,
             configs,
         }) = pending
         else {
             return Ok(0);
         };
+        let graph = optimised
+            .as_deref()
+            .map_or(ModelGraph::Original(&model_bytes), ModelGraph::Optimised);
         // One at a time, each usable as soon as it is warm: this keeps a core free for the
         // requests that arrive right after the server turned ready.
         let mut added = 0;
@@ -426,7 +558,7 @@ impl Classifier {
                 PendingSession::Solo(threads) => (threads, true),
                 PendingSession::Shared(threads, spinning) => (threads, spinning),
             };
-            let mut session = build_session(environment, &model_bytes, threads, spinning)?;
+            let mut session = build_session(environment, graph, threads, spinning, None)?;
             warm_up(
                 &mut session,
                 &self.input_name,

@@ -147,6 +147,68 @@ fn the_model_is_ready_with_one_session_and_the_rest_are_added_once() {
 }
 
 #[test]
+fn the_optimised_model_cache_is_filled_reused_and_survives_a_corrupt_entry() {
+    let environment = init_runtime(Some(&ort_dylib())).unwrap();
+    let cache = TempDir::new();
+    let options = SessionOptions {
+        sessions: 2,
+        ..ONE_SESSION
+    };
+    let finch_top1 = |classifier: &Classifier| {
+        let spec = &classifier.preprocess;
+        let decoded = model_server::imaging::decode(
+            &shared_image("house-finch.jpg"),
+            40_000_000,
+            spec.resize_shorter,
+        )
+        .unwrap();
+        let normalizer = model_server::imaging::Normalizer::new(spec.mean, spec.std);
+        let tensor = model_server::imaging::preprocess(
+            &decoded,
+            spec,
+            &normalizer,
+            &mut fast_image_resize::Resizer::new(),
+        )
+        .unwrap();
+        let probabilities = classifier.probabilities(&tensor, false).unwrap();
+        classifier.top_k(&probabilities, 1)[0].index
+    };
+    let cached_files = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect()
+    };
+    let mut written = Vec::new();
+    for round in ["fills", "reuses", "replaces the corrupt entry of"] {
+        let classifier =
+            Classifier::load_cached(environment, &model_dir(), options, Some(cache.path()))
+                .unwrap_or_else(|e| panic!("a start that {round} the cache: {e}"));
+        assert_eq!(classifier.add_remaining_sessions(environment).unwrap(), 1);
+        assert_eq!(
+            finch_top1(&classifier),
+            12,
+            "a start that {round} the cache"
+        );
+        let files = cached_files();
+        assert_eq!(
+            files.len(),
+            1,
+            "one optimised model, no partial files: {files:?}"
+        );
+        let contents = std::fs::read(&files[0]).unwrap();
+        match round {
+            "fills" => written = contents,
+            "reuses" => {
+                assert!(contents == written, "the cached model was rewritten");
+                std::fs::write(&files[0], b"not a model").unwrap();
+            }
+            _ => assert!(contents == written, "the corrupt entry was not replaced"),
+        }
+    }
+}
+
+#[test]
 fn mismatched_labels_and_bad_manifests_fail_loading_with_a_reason() {
     let short_labels = linked_model_dir(None, Some("cat\ndog\n"));
     let err = load(short_labels.path()).unwrap_err().to_string();
