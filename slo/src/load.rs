@@ -613,10 +613,6 @@ impl<'d> Resolver<'d> {
         }
         Some(Policy {
             name: metadata.name.clone(),
-            display_name: metadata
-                .display_name
-                .clone()
-                .unwrap_or_else(|| metadata.name.clone()),
             condition: condition?,
             targets,
             when_breaching: spec.alert_when_breaching,
@@ -1442,7 +1438,6 @@ impl<'d> Resolver<'d> {
                 },
                 rationale: document.metadata.annotations.get("rationale").cloned(),
                 file: document.file.clone(),
-                service: spec.service.clone(),
                 indicator: measure,
                 connection: sli.connection.clone(),
                 policies: policies.clone(),

@@ -112,7 +112,6 @@ pub struct Target {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     pub name: String,
-    pub display_name: String,
     pub condition: Condition,
     pub targets: Vec<Target>,
     pub when_breaching: bool,

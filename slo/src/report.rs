@@ -740,7 +740,6 @@ mod tests {
             display_name: "Monthly".into(),
             rationale: None,
             file: "monthly.yaml".into(),
-            service: "s".into(),
             indicator: Measure::Ratio {
                 good: Some(query.clone()),
                 bad: None,

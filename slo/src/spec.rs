@@ -233,8 +233,6 @@ pub struct Slo {
     pub display_name: String,
     pub rationale: Option<String>,
     pub file: PathBuf,
-    /// `spec.service`.
-    pub service: String,
     pub indicator: Measure,
     pub connection: Connection,
     /// The alert policies, resolved (the default ones when the SLO names none).
