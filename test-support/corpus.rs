@@ -1,7 +1,7 @@
 //! The bad-input corpus: every kind of body a careless, broken or hostile client sends, built
 //! here from generated images and hand-made bytes (nothing downloaded), each with the answer
-//! the README documents for the model server (`POST /invocations`) and for the proxy
-//! (`POST /predict`). Included with `#[path]` beside `images.rs`; `fuzz_seeds` also writes the
+//! the README documents, the same from the model server (`POST /invocations`) and from the
+//! proxy (`POST /predict`): both apply one request contract (`api`). Included with `#[path]` beside `images.rs`; `fuzz_seeds` also writes the
 //! corpus out as the fuzzers' seeds.
 #![allow(dead_code, clippy::unwrap_used)]
 
@@ -30,8 +30,8 @@ pub struct Case {
     pub name: String,
     pub content_type: Option<&'static str>,
     pub body: Vec<u8>,
-    pub model_server: Expect,
-    pub proxy: Expect,
+    /// From both services.
+    pub expect: Expect,
 }
 
 /// Over both services' image limits (model server 6 MiB, proxy 4 MiB).
@@ -50,14 +50,13 @@ fn case(
     name: impl Into<String>,
     content_type: Option<&'static str>,
     body: Vec<u8>,
-    both: Expect,
+    expect: Expect,
 ) -> Case {
     Case {
         name: name.into(),
         content_type,
         body,
-        model_server: both,
-        proxy: both,
+        expect,
     }
 }
 
@@ -638,15 +637,20 @@ pub fn cases() -> Vec<Case> {
             Classified,
         ),
     ];
-    // The proxy sniffs image/* bodies and forwards the real type; the model server refuses
-    // image types it does not decode.
-    cases.push(Case {
-        name: "a PNG labelled as TIFF".into(),
-        content_type: Some("image/tiff"),
-        body: png_image.clone(),
-        model_server: MEDIA_TYPE,
-        proxy: Classified,
-    });
+    // One content-type gate at both services (api::content): an image type nothing here
+    // decodes is refused whatever the bytes are; any `+json` type is JSON.
+    cases.push(case(
+        "a PNG labelled as TIFF",
+        Some("image/tiff"),
+        png_image.clone(),
+        MEDIA_TYPE,
+    ));
+    cases.push(case(
+        "base64 JSON under a +json type",
+        Some("application/vnd.api+json"),
+        base64_json(&png_image),
+        Classified,
+    ));
     // Truncated at several points: the signature only, inside the header, half-way, and
     // one byte short. One byte short of a PNG or GIF is its trailer (IEND's CRC, the GIF
     // trailer byte) with every pixel there: classified, as browsers show it. A JPEG without

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use bytes::Bytes;
 
 use crate::imaging::{self, Normalizer, PreprocessSpec};
-use crate::input::{self, CUSTOM_ATTRIBUTES_HEADER, MAX_TOP_K};
+use api::request::{CUSTOM_ATTRIBUTES_HEADER, MAX_TOP_K};
 
 /// Small enough that the fuzzer spends its time in parsers, not in filling huge buffers;
 /// the pixel limit is the same code path whatever its value.
@@ -36,7 +36,7 @@ pub fn decode_and_preprocess(data: &[u8]) {
     );
 }
 
-/// What [`input::parse`] accepted: the image bytes and `top_k`.
+/// What [`api::request::parse`] accepted: the image bytes and `top_k`.
 pub type Accepted = (Bytes, Option<usize>);
 
 /// The model server's reading of a body under `content_type` and `custom_attributes`:
@@ -56,13 +56,10 @@ pub fn parse_request(
             headers.insert(name, value);
         }
     }
-    let kind = input::body_kind(&headers).ok()?;
-    let request = input::parse(
-        kind,
-        &headers,
-        Bytes::copy_from_slice(body),
-        max_image_bytes,
-    )
+    let kind = api::content::body_kind(&headers).ok()?;
+    let request = api::request::parse(kind, Bytes::copy_from_slice(body), max_image_bytes, || {
+        api::request::top_k_from_custom_attributes(&headers)
+    })
     .ok()?;
     assert!(!request.image.is_empty(), "an accepted image is not empty");
     assert!(
@@ -110,8 +107,8 @@ pub fn split_request(data: &[u8]) -> (Option<&[u8]>, &[u8]) {
 
 /// What the proxy forwards after validating a request (the sniffed type, `top_k` in
 /// `CustomAttributes`) must be accepted by the model server as the same image and `top_k`.
-pub fn check_forwarded(image: &[u8], content_type: &str, top_k: u32, max_image_bytes: usize) {
-    let attributes = format!("top_k={top_k}");
+pub fn check_forwarded(image: &[u8], content_type: &str, top_k: usize, max_image_bytes: usize) {
+    let attributes = api::request::top_k_custom_attribute(top_k);
     let (accepted, accepted_top_k) = parse_request(
         Some(content_type.as_bytes()),
         Some(attributes.as_bytes()),
@@ -120,11 +117,7 @@ pub fn check_forwarded(image: &[u8], content_type: &str, top_k: u32, max_image_b
     )
     .expect("the model server accepts what the proxy forwards");
     assert_eq!(&accepted[..], image, "the image arrives unchanged");
-    assert_eq!(
-        accepted_top_k,
-        usize::try_from(top_k).ok(),
-        "top_k arrives unchanged"
-    );
+    assert_eq!(accepted_top_k, Some(top_k), "top_k arrives unchanged");
 }
 
 /// The inverse of [`split_request`]: fuzz input for a content type and body (seeds).

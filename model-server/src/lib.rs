@@ -9,7 +9,6 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod imaging;
-pub mod input;
 pub mod model;
 pub mod runtime_api;
 
@@ -19,22 +18,25 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
-use axum::body::{Body, HttpBody as _};
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::handler::Handler as _;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Serialize;
-use telemetry::body::BodyError;
 use telemetry::metrics::millis;
 use telemetry::{catalogue, metrics};
 use tokio::sync::Semaphore;
-use tracing::Instrument;
+use tower::{Layer as _, ServiceExt as _};
+
+use api::body;
+use api::content::BodyKind;
+use api::response::{Invocation, ModelTimings, Ping, Prediction};
 
 pub use config::Config;
 pub use error::ApiError;
 use imaging::Normalizer;
-use model::{Classifier, ModelError, ModelInfo, Prediction};
+use model::{Classifier, ModelError};
 
 /// Request limits enforced before and during decoding.
 #[derive(Debug, Clone, Copy)]
@@ -239,7 +241,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/ping", get(ping))
-        .route("/invocations", post(observed_invocation));
+        .route("/invocations", post(invocation).layer(observe(&state)));
     if state.runtime_api_endpoint().is_some() {
         router = router.route(
             "/endpoints/{name}/invocations",
@@ -256,37 +258,12 @@ async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(uri.path().to_owned())
 }
 
-#[derive(Serialize)]
-struct PingBody<'a> {
-    status: &'static str,
-    model: &'a ModelInfo,
-}
-
-async fn ping(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn ping(State(state): State<AppState>) -> Result<Json<Ping>, ApiError> {
     let model = state.model_with_reason()?;
-    Ok(Json(PingBody {
-        status: "ok",
-        model: &model.classifier.info,
-    })
-    .into_response())
-}
-
-/// Milliseconds spent in each stage of one invocation.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Timings {
-    pub decode_ms: f64,
-    pub preprocess_ms: f64,
-    pub inference_ms: f64,
-    pub total_ms: f64,
-}
-
-#[derive(Serialize)]
-struct InvocationBody<'a> {
-    predictions: Vec<Prediction>,
-    model: &'a ModelInfo,
-    timings: Timings,
-    cold_start: bool,
-    trace_id: &'a str,
+    Ok(Json(Ping {
+        status: "ok".to_owned(),
+        model: model.classifier.info.clone(),
+    }))
 }
 
 /// What one run of the model produced, before the response is built.
@@ -343,109 +320,87 @@ struct Invoked {
     cold_start: bool,
 }
 
-/// `POST /invocations` (also behind the SageMaker Runtime stand-in) inside its span, continuing
-/// the trace the caller passed in the custom attributes (or `X-Amzn-Trace-Id`), with one EMF
-/// record.
-pub(crate) async fn observed_invocation(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+/// The telemetry of `POST /invocations` (see [`telemetry::request`]): the span continues the
+/// trace the caller passed in the custom attributes (or `X-Amzn-Trace-Id`); one EMF record.
+fn observe(state: &AppState) -> telemetry::request::Observe {
+    telemetry::request::Observe::new(
+        state.identity.clone(),
+        ("POST", "/invocations", "POST /invocations"),
+        &catalogue::INVOCATIONS,
+        telemetry::request::OutcomeCounters::ClassDimension(&catalogue::INVOCATION_ERRORS),
+        identify,
+    )
+}
+
+/// `POST /invocations` as the SageMaker Runtime stand-in calls it: the same service as the
+/// route.
+pub(crate) async fn observed_invocation(state: AppState, request: Request) -> Response {
+    let service = observe(&state).layer(invocation.with_state(state));
+    let Ok(response) = service.oneshot(request).await;
+    response
+}
+
+/// `POST /invocations`, inside [`observe`].
+async fn invocation(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
-    let request_id = headers
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-    let (span, trace_id) = telemetry::trace::server_span(
-        "POST",
-        "/invocations",
-        "POST /invocations",
-        &request_id,
-        parent_trace(&headers),
-    );
-    let properties = [("trace_id", trace_id.clone()), ("request_id", request_id)];
-    let identity = state.identity.clone();
-    let handled = async move {
-        // Counted first, so an invocation abandoned half-way (caller timeout) is still counted.
-        metrics::count(&catalogue::INVOCATIONS, 1);
-        let span = tracing::Span::current();
-        if let Ok(model) = state.model() {
-            let info = &model.classifier.info;
-            telemetry::trace::record_model(&span, &info.name, &info.version);
-        }
-        let outcome = invocations(state, headers, body).await;
-        let mut response = match outcome {
-            Ok(invoked) => {
-                metrics::count(&catalogue::INVOCATION_ERRORS, 0);
-                let classified = &invoked.classified;
-                metrics::observe(&catalogue::DECODE_LATENCY, millis(classified.decode));
-                metrics::observe(
-                    &catalogue::PREPROCESS_LATENCY,
-                    millis(classified.preprocess),
-                );
-                metrics::observe(&catalogue::INFERENCE_LATENCY, millis(classified.inference));
-                #[allow(clippy::cast_precision_loss)]
-                metrics::observe(&catalogue::IMAGE_PIXELS, classified.pixels as f64);
-                if invoked.cold_start {
-                    metrics::count(&catalogue::MODEL_COLD_START, 1);
-                }
-                let timings = Timings {
-                    decode_ms: millis(classified.decode),
-                    preprocess_ms: millis(classified.preprocess),
-                    inference_ms: millis(classified.inference),
-                    total_ms: millis(started.elapsed()),
-                };
-                telemetry::trace::record_cold_start(&span, invoked.cold_start);
-                telemetry::trace::record_timings(
-                    &span,
-                    &telemetry::trace::StageTimings {
-                        upstream_ms: None,
-                        decode_ms: Some(timings.decode_ms),
-                        preprocess_ms: Some(timings.preprocess_ms),
-                        inference_ms: Some(timings.inference_ms),
-                        total_ms: Some(timings.total_ms),
-                    },
-                );
-                tracing::debug!(
-                    top1 = classified.predictions.first().map(|p| p.index),
-                    total_ms = timings.total_ms,
-                    cold_start = invoked.cold_start,
-                    "invocation served"
-                );
-                Json(InvocationBody {
-                    predictions: invoked.classified.predictions,
-                    model: &invoked.model.classifier.info,
-                    timings,
-                    cold_start: invoked.cold_start,
-                    trace_id: &trace_id,
-                })
-                .into_response()
-            }
-            Err(error) => {
-                metrics::count_with(
-                    &catalogue::INVOCATION_ERRORS,
-                    catalogue::DIM_ERROR_CLASS,
-                    error.error_class().name(),
-                    1,
-                );
-                metrics::set_property("error_code", error.code());
-                telemetry::trace::record_error(&span, error.code(), error.error_class());
-                error.into_response()
-            }
-        };
-        if let Some(value) = telemetry::trace::response_header(&trace_id) {
-            response
-                .headers_mut()
-                .insert(telemetry::trace::TRACE_HEADER, value);
-        }
-        telemetry::trace::record_response(
-            &span,
-            response.status(),
-            response.body().size_hint().exact(),
-        );
-        response
+    let trace_id = request
+        .extensions()
+        .get::<telemetry::request::RequestIds>()
+        .map(|ids| ids.trace_id.clone())
+        .unwrap_or_default();
+    let span = tracing::Span::current();
+    if let Ok(model) = state.model() {
+        let info = &model.classifier.info;
+        telemetry::trace::record_model(&span, &info.name, &info.version);
+    }
+    let (parts, body) = request.into_parts();
+    let invoked = match invocations(state, parts.headers, body).await {
+        Ok(invoked) => invoked,
+        Err(error) => return error.into_response(),
     };
-    metrics::scoped(identity, properties, handled.instrument(span)).await
+    let classified = &invoked.classified;
+    metrics::observe(&catalogue::DECODE_LATENCY, millis(classified.decode));
+    metrics::observe(
+        &catalogue::PREPROCESS_LATENCY,
+        millis(classified.preprocess),
+    );
+    metrics::observe(&catalogue::INFERENCE_LATENCY, millis(classified.inference));
+    #[allow(clippy::cast_precision_loss)]
+    metrics::observe(&catalogue::IMAGE_PIXELS, classified.pixels as f64);
+    if invoked.cold_start {
+        metrics::count(&catalogue::MODEL_COLD_START, 1);
+    }
+    let timings = ModelTimings {
+        decode_ms: millis(classified.decode),
+        preprocess_ms: millis(classified.preprocess),
+        inference_ms: millis(classified.inference),
+        total_ms: millis(started.elapsed()),
+    };
+    telemetry::trace::record_cold_start(&span, invoked.cold_start);
+    telemetry::trace::record_timings(
+        &span,
+        &telemetry::trace::StageTimings {
+            upstream_ms: None,
+            decode_ms: Some(timings.decode_ms),
+            preprocess_ms: Some(timings.preprocess_ms),
+            inference_ms: Some(timings.inference_ms),
+            total_ms: Some(timings.total_ms),
+        },
+    );
+    tracing::debug!(
+        top1 = classified.predictions.first().map(|p| p.index),
+        total_ms = timings.total_ms,
+        cold_start = invoked.cold_start,
+        "invocation served"
+    );
+    Json(Invocation {
+        predictions: invoked.classified.predictions,
+        model: invoked.model.classifier.info.clone(),
+        timings,
+        cold_start: invoked.cold_start,
+        trace_id,
+    })
+    .into_response()
 }
 
 /// SageMaker's request id header, when a caller (or the stand-in) sets one.
@@ -453,9 +408,17 @@ const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
 
 /// The caller's trace: from the custom attributes (how the proxy passes it through SageMaker),
 /// else from an `X-Amzn-Trace-Id` header.
+fn identify(headers: &HeaderMap, _: &axum::http::Extensions) -> (String, telemetry::TraceContext) {
+    let request_id = headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    (request_id, parent_trace(headers))
+}
+
 fn parent_trace(headers: &HeaderMap) -> telemetry::TraceContext {
     let from_attributes = headers
-        .get(input::CUSTOM_ATTRIBUTES_HEADER)
+        .get(api::request::CUSTOM_ATTRIBUTES_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(telemetry::trace::parent_from_custom_attributes);
     match from_attributes {
@@ -466,24 +429,26 @@ fn parent_trace(headers: &HeaderMap) -> telemetry::TraceContext {
 
 async fn invocations(state: AppState, headers: HeaderMap, body: Body) -> Result<Invoked, ApiError> {
     let limits = state.limits();
-    let kind = input::body_kind(&headers)?;
-    let http_limit = input::max_http_body(kind, limits.max_image_bytes);
+    let kind = match api::content::body_kind(&headers) {
+        Ok(kind) => kind,
+        Err(refused) => {
+            // Drained, so the client reads the 415 rather than a reset in mid-upload.
+            let bound = body::max_http_body(BodyKind::Json, limits.max_image_bytes);
+            body::discard(body, bound, limits.body_timeout).await;
+            return Err(refused.into());
+        }
+    };
     // Bodies are buffered whole, so the number being received at once is bounded too.
     let Ok(upload) = state.shared.uploads.clone().try_acquire_owned() else {
         // Read and drop the body (never buffered) so the client gets the answer rather than a
         // connection reset in the middle of its upload.
-        telemetry::body::discard(body, http_limit, limits.body_timeout).await;
+        let bound = body::max_http_body(kind, limits.max_image_bytes);
+        body::discard(body, bound, limits.body_timeout).await;
         return Err(ApiError::Overloaded {
             limit: limits.max_in_flight,
         });
     };
-    let body = telemetry::body::read(body, http_limit, limits.body_timeout)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge { limit } => ApiError::PayloadTooLarge { limit },
-            BodyError::TimedOut(timeout) => ApiError::BodyTimeout(timeout),
-            BodyError::Broken(reason) => ApiError::UnreadableBody(reason),
-        })?;
+    let body = body::read_request(body, kind, limits.max_image_bytes, limits.body_timeout).await?;
     drop(upload);
     // Checked after the body arrived, so clients get this answer rather than a reset upload.
     let model = state.model()?;
@@ -505,7 +470,9 @@ async fn invocations(state: AppState, headers: HeaderMap, body: Body) -> Result<
         let _permit = permit;
         let _in_request = request_span.enter();
         // Parsing (base64 of up to 8 MiB) is CPU work too, so it runs here, off the runtime.
-        let request = input::parse(kind, &headers, body, limits.max_image_bytes)?;
+        let request = api::request::parse(kind, body, limits.max_image_bytes, || {
+            api::request::top_k_from_custom_attributes(&headers)
+        })?;
         let top_k = request
             .top_k
             .unwrap_or(worker_model.classifier.top_k_default)

@@ -8,11 +8,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, OnceLock, TryLockError};
 
+use api::response::{ModelInfo, Prediction};
 use ort::environment::Environment;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{TensorElementType, TensorRef, ValueType};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::imaging::PreprocessSpec;
@@ -53,13 +54,6 @@ pub struct Manifest {
     pub mean: Option<[f32; 3]>,
     pub std: Option<[f32; 3]>,
     pub top_k_default: Option<usize>,
-}
-
-/// Identity of the model returned with each prediction.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ModelInfo {
-    pub name: String,
-    pub version: String,
 }
 
 /// How sessions are built.
@@ -338,14 +332,6 @@ fn warm_up(
     run_session(session, input_name, preprocess, classes, &zeros).map(drop)
 }
 
-/// One class and its probability.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Prediction {
-    pub index: usize,
-    pub label: String,
-    pub probability: f32,
-}
-
 /// A loaded classifier, ready to run.
 pub struct Classifier {
     pool: SessionPool,
@@ -523,7 +509,7 @@ impl Classifier {
             input_name,
             top_k_default: manifest
                 .top_k_default
-                .unwrap_or(5)
+                .unwrap_or(api::request::DEFAULT_TOP_K)
                 .clamp(1, labels.len().max(1)),
             labels,
             info: ModelInfo { name, version },

@@ -16,9 +16,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -66,8 +65,7 @@ fn log_stream_arn(endpoint: &str) -> String {
 pub async fn invoke_endpoint(
     Path(name): Path<String>,
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
     if state.runtime_api_endpoint() != Some(name.as_str()) {
         return aws_error(
@@ -76,7 +74,7 @@ pub async fn invoke_endpoint(
             json!({ "message": format!("Endpoint {name} of account {LOCAL_ACCOUNT} not found.") }),
         );
     }
-    let container = crate::observed_invocation(State(state), headers, body).await;
+    let container = crate::observed_invocation(state, request).await;
     wrap(container, &name).await
 }
 

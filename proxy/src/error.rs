@@ -1,33 +1,17 @@
 //! The proxy's error type and its stable JSON shape:
 //! `{"error":{"code":"...","message":"...","request_id":"..."}}`.
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use api::{ErrorBody, RequestError};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-
-/// Seconds a client should wait before retrying a 503.
-pub const RETRY_AFTER_SECONDS: &str = "1";
+use telemetry::request::Failure;
 
 /// Every way `/predict` can fail. The codes are part of the public API (README table).
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
-    #[error("the request body is empty; send an image or a JSON object with image_base64")]
-    EmptyBody,
-    #[error("invalid JSON body: {0}")]
-    InvalidJson(String),
-    #[error("invalid base64 in image_base64: {0}")]
-    InvalidBase64(String),
-    #[error("{0}")]
-    InvalidParameter(String),
-    #[error("the request body could not be read: {0}")]
-    UnreadableBody(String),
-    #[error("the request body did not arrive within {} s", .0.as_secs())]
-    BodyTimeout(std::time::Duration),
-    #[error("{0}")]
-    UnsupportedMediaType(String),
-    #[error("the image is over the limit of {limit} bytes")]
-    PayloadTooLarge { limit: usize },
+    /// Refused by the request contract the model server applies too.
+    #[error(transparent)]
+    Request(#[from] RequestError),
     /// A 4xx from the model server, passed on with its status, code and message: the client's
     /// fault, not ours.
     #[error("{message}")]
@@ -55,14 +39,7 @@ pub enum ProxyError {
 impl ProxyError {
     pub fn code(&self) -> &str {
         match self {
-            Self::EmptyBody => "empty_body",
-            Self::InvalidJson(_) => "invalid_json",
-            Self::InvalidBase64(_) => "invalid_base64",
-            Self::InvalidParameter(_) => "invalid_parameter",
-            Self::UnreadableBody(_) => "unreadable_body",
-            Self::BodyTimeout(_) => "body_timeout",
-            Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Request(refused) => refused.code(),
             Self::Rejected { code, .. } => code,
             Self::ModelError(_) => "model_error",
             Self::Busy(_) => "busy",
@@ -86,14 +63,7 @@ impl ProxyError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::EmptyBody
-            | Self::InvalidJson(_)
-            | Self::InvalidBase64(_)
-            | Self::InvalidParameter(_)
-            | Self::UnreadableBody(_) => StatusCode::BAD_REQUEST,
-            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Request(refused) => refused.status(),
             Self::Rejected { status, .. } => *status,
             Self::ModelError(_) | Self::UpstreamUnavailable(_) => StatusCode::BAD_GATEWAY,
             Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -115,54 +85,26 @@ impl ProxyError {
         }
     }
 
-    /// The response, with the request id in the body.
+    /// The response, with the request id in the body and the [`Failure`] in its extensions
+    /// for the telemetry layer, which logs it.
     pub fn into_response_with_id(self, request_id: &str) -> Response {
-        let status = self.status();
-        match self.detail() {
-            // Busy is expected under load: a warning, not an error.
-            Some(detail) if matches!(self, Self::Busy(_)) => {
-                tracing::warn!(error.code = self.code(), %detail, request_id, "upstream busy");
-            }
-            Some(detail) => {
-                tracing::error!(error.code = self.code(), %detail, request_id, "request failed");
-            }
-            None => {
-                tracing::info!(error.code = self.code(), error.message = %self, request_id, "request refused");
-            }
-        }
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code(),
-                message: self.to_string(),
-                request_id,
-            },
+        let failure = Failure {
+            code: self.code().to_owned(),
+            class: self.error_class(),
+            message: self.to_string(),
+            detail: self.detail().map(str::to_owned),
         };
-        let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECONDS),
-            );
-        }
+        let body = ErrorBody::new(&failure.code, failure.message.clone(), Some(request_id));
+        let mut response = body.into_response_with(self.status());
+        response.extensions_mut().insert(failure);
         response
     }
 }
 
 impl IntoResponse for ProxyError {
-    /// Errors raised outside a request's context (e.g. unknown routes) carry no request id.
+    /// With the id of the request being served (see [`telemetry::request::current`]).
     fn into_response(self) -> Response {
-        self.into_response_with_id("")
+        let request_id = telemetry::request::current().map(|ids| ids.request_id);
+        self.into_response_with_id(request_id.as_deref().unwrap_or_default())
     }
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: String,
-    request_id: &'a str,
 }

@@ -1,10 +1,12 @@
 //! Body of the request-parsing `cargo fuzz` target in `fuzz/`, here so that
 //! `tests/fuzz_corpus.rs` replays the committed corpus through the same checks on stable.
 
+use api::content::ImageKind;
+use api::request::MAX_TOP_K;
 use axum::http::{HeaderMap, HeaderValue, header};
 use bytes::Bytes;
 
-use crate::request::{self, ImageKind, MAX_TOP_K, Prediction};
+use crate::request::{self, Prediction};
 
 /// The proxy's validation of `POST /predict`: refused, or an image within the limit whose
 /// magic bytes are a supported format, and `top_k` in range.
@@ -18,13 +20,9 @@ pub fn validate_request(
     if let Some(value) = content_type.and_then(|v| HeaderValue::from_bytes(v).ok()) {
         headers.insert(header::CONTENT_TYPE, value);
     }
-    let prediction = request::validate(
-        &headers,
-        query,
-        Bytes::copy_from_slice(body),
-        max_image_bytes,
-    )
-    .ok()?;
+    let kind = api::content::body_kind(&headers).ok()?;
+    let prediction =
+        request::validate(kind, query, Bytes::copy_from_slice(body), max_image_bytes).ok()?;
     assert!(
         !prediction.image.is_empty(),
         "an accepted image is not empty"

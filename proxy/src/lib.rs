@@ -16,15 +16,14 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use api::content::BodyKind;
+use api::response::{ColdStart, Invocation, Predict, PredictTimings};
 use axum::Json;
 use axum::Router;
-use axum::body::HttpBody as _;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
-use telemetry::body::BodyError;
 use telemetry::{catalogue, metrics};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -98,9 +97,20 @@ fn cors(origins: &[String]) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-fn api() -> Router<AppState> {
+fn api(state: &AppState) -> Router<AppState> {
+    let observe = telemetry::request::Observe::new(
+        state.inner.identity.clone(),
+        ("POST", "/predict", "POST /predict"),
+        &catalogue::REQUESTS,
+        telemetry::request::OutcomeCounters::PerClass {
+            server: &catalogue::SERVER_ERRORS,
+            client: &catalogue::CLIENT_ERRORS,
+            throttle: &catalogue::THROTTLES,
+        },
+        identify,
+    );
     Router::new()
-        .route("/predict", post(predict))
+        .route("/predict", post(predict).layer(observe))
         .route("/health", get(health))
         .method_not_allowed_fallback(not_found)
 }
@@ -108,7 +118,10 @@ fn api() -> Router<AppState> {
 /// `POST /predict`, `GET /health`, CORS on every response; JSON 404 elsewhere.
 pub fn app(state: AppState) -> Router {
     let cors = cors(&state.inner.allowed_origins);
-    api().fallback(not_found).with_state(state).layer(cors)
+    api(&state)
+        .fallback(not_found)
+        .with_state(state)
+        .layer(cors)
 }
 
 /// The page's Content-Security-Policy when the proxy serves it (CloudFront sends the same one in
@@ -131,7 +144,7 @@ pub fn app_with_static(state: AppState, static_dir: &Path) -> Router {
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),
     ];
-    let mut router = api()
+    let mut router = api(&state)
         .fallback_service(tower_http::services::ServeDir::new(static_dir))
         .with_state(state)
         .layer(cors);
@@ -146,77 +159,42 @@ pub fn app_with_static(state: AppState, static_dir: &Path) -> Router {
 
 /// A JSON 404 with the request's id (Lambda's invocation id under Lambda), like every answer.
 async fn not_found(request: Request) -> Response {
-    let id = request_id(&request);
-    ProxyError::NotFound(request.uri().path().to_owned()).into_response_with_id(&id)
+    let id = request_id(request.extensions());
+    let path = request.uri().path();
+    tracing::info!(path, request_id = %id, "no route");
+    ProxyError::NotFound(path.to_owned()).into_response_with_id(&id)
 }
 
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// The model server's answer (see model-server's README).
-#[derive(Deserialize)]
-struct ModelAnswer {
-    predictions: Vec<serde_json::Value>,
-    model: serde_json::Value,
-    timings: ModelTimings,
-    cold_start: bool,
-}
-
-#[derive(Deserialize)]
-struct ModelTimings {
-    decode_ms: f64,
-    preprocess_ms: f64,
-    inference_ms: f64,
-}
-
-#[derive(Serialize)]
-struct Timings {
-    total_ms: f64,
-    upstream_ms: f64,
-    decode_ms: f64,
-    preprocess_ms: f64,
-    inference_ms: f64,
-}
-
-#[derive(Serialize)]
-struct ColdStart {
-    proxy: bool,
-    model: bool,
-}
-
-#[derive(Serialize)]
-struct PredictBody {
-    predictions: Vec<serde_json::Value>,
-    model: serde_json::Value,
-    timings: Timings,
-    cold_start: ColdStart,
-    request_id: String,
-    trace_id: String,
-}
-
 /// The request id: Lambda's invocation id under Lambda, a fresh UUID locally.
-fn request_id(request: &Request) -> String {
-    request
-        .extensions()
+fn request_id(extensions: &axum::http::Extensions) -> String {
+    extensions
         .get::<lambda_http::Context>()
         .map(|context| context.request_id.clone())
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// The trace this request continues: the `X-Amzn-Trace-Id` header, else (under Lambda) the
-/// invocation's own trace, which `lambda_http` normally copies into that header already.
-fn parent_trace(request: &Request) -> telemetry::TraceContext {
-    let from_header = telemetry::trace::parent_from_headers(request.headers());
-    if telemetry::trace::has_parent(&from_header) {
-        return from_header;
-    }
-    let lambda = request
-        .extensions()
-        .get::<lambda_http::Context>()
-        .and_then(|context| context.xray_trace_id.clone());
-    telemetry::trace::parent_from_xray(lambda.as_deref())
+/// The request's id, and the trace it continues: the `X-Amzn-Trace-Id` header, else (under
+/// Lambda) the invocation's own trace, which `lambda_http` normally copies into that header
+/// already.
+fn identify(
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> (String, telemetry::TraceContext) {
+    let from_header = telemetry::trace::parent_from_headers(headers);
+    let parent = if telemetry::trace::has_parent(&from_header) {
+        from_header
+    } else {
+        let lambda = extensions
+            .get::<lambda_http::Context>()
+            .and_then(|context| context.xray_trace_id.clone());
+        telemetry::trace::parent_from_xray(lambda.as_deref())
+    };
+    (request_id(extensions), parent)
 }
 
 /// What one `/predict` did, for its metrics and span.
@@ -229,77 +207,45 @@ struct Observed {
     model_cold: bool,
 }
 
+/// `POST /predict`, inside [`telemetry::request::Observe`] (span, EMF record, outcome).
 async fn predict(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
-    let request_id = request_id(&request);
-    let (span, trace_id) = telemetry::trace::server_span(
-        "POST",
-        "/predict",
-        "POST /predict",
-        &request_id,
-        parent_trace(&request),
-    );
-    let properties = [
-        ("trace_id", trace_id.clone()),
-        ("request_id", request_id.clone()),
-    ];
-    let identity = state.inner.identity.clone();
-    let handled = async move {
-        // Counted first, so a request abandoned half-way is still counted.
-        metrics::count(&catalogue::REQUESTS, 1);
-        let mut observed = Observed {
-            // Cold means the first request this process handles, valid or not (a cold Lambda
-            // invocation is cold whatever it carries).
-            proxy_cold: state.inner.cold.swap(false, Ordering::Relaxed),
-            ..Observed::default()
-        };
-        let outcome = handle_predict(&state, request, &request_id, &trace_id, &mut observed).await;
-        let mut response = match outcome {
-            Ok(body) => {
-                let mut body = body;
-                body.timings.total_ms = metrics::millis(started.elapsed());
-                record_answer(&body);
-                Json(body).into_response()
-            }
-            Err(error) => {
-                telemetry::trace::record_error(
-                    &tracing::Span::current(),
-                    error.code(),
-                    error.error_class(),
-                );
-                metrics::set_property("error_code", error.code());
-                error.into_response_with_id(&request_id)
-            }
-        };
-        if let Some(value) = telemetry::trace::response_header(&trace_id) {
-            response.headers_mut().insert(TRACE_HEADER, value);
-        }
-        let status = response.status();
-        let span = tracing::Span::current();
-        telemetry::trace::record_response(&span, status, response.body().size_hint().exact());
-        telemetry::trace::record_cold_start(&span, observed.proxy_cold);
-        telemetry::trace::record_endpoint(&span, &state.inner.endpoint_name);
-        record_metrics(
-            &state,
-            &observed,
-            status,
-            response.headers(),
-            started.elapsed(),
-        );
-        response
+    let ids = request
+        .extensions()
+        .get::<telemetry::request::RequestIds>()
+        .cloned()
+        .unwrap_or_else(|| telemetry::request::RequestIds {
+            request_id: request_id(request.extensions()),
+            trace_id: String::new(),
+        });
+    let mut observed = Observed {
+        // Cold means the first request this process handles, valid or not (a cold Lambda
+        // invocation is cold whatever it carries).
+        proxy_cold: state.inner.cold.swap(false, Ordering::Relaxed),
+        ..Observed::default()
     };
-    metrics::scoped(identity, properties, handled.instrument(span)).await
+    let outcome = handle_predict(&state, request, &ids, &mut observed).await;
+    let response = match outcome {
+        Ok(body) => {
+            let mut body = body;
+            body.timings.total_ms = metrics::millis(started.elapsed());
+            record_answer(&body);
+            Json(body).into_response()
+        }
+        Err(error) => error.into_response_with_id(&ids.request_id),
+    };
+    let span = tracing::Span::current();
+    telemetry::trace::record_cold_start(&span, observed.proxy_cold);
+    telemetry::trace::record_endpoint(&span, &state.inner.endpoint_name);
+    record_metrics(&state, &observed, started.elapsed());
+    response
 }
 
 /// The model and the timings of a served request, on its span (X-Ray annotations and
 /// metadata).
-fn record_answer(body: &PredictBody) {
+fn record_answer(body: &Predict) {
     let span = tracing::Span::current();
-    if let (Some(name), Some(version)) =
-        (body.model["name"].as_str(), body.model["version"].as_str())
-    {
-        telemetry::trace::record_model(&span, name, version);
-    }
+    telemetry::trace::record_model(&span, &body.model.name, &body.model.version);
     let timings = &body.timings;
     telemetry::trace::record_timings(
         &span,
@@ -313,26 +259,9 @@ fn record_answer(body: &PredictBody) {
     );
 }
 
-fn record_metrics(
-    state: &AppState,
-    observed: &Observed,
-    status: axum::http::StatusCode,
-    headers: &axum::http::HeaderMap,
-    elapsed: Duration,
-) {
-    // A 503 `busy` (it carries Retry-After) is a throttle, not a server error: the three
-    // outcome counters never count the same request twice.
-    let throttled = status == axum::http::StatusCode::SERVICE_UNAVAILABLE
-        && headers.contains_key(header::RETRY_AFTER);
-    metrics::count(
-        &catalogue::SERVER_ERRORS,
-        u64::from(status.is_server_error() && !throttled),
-    );
-    metrics::count(
-        &catalogue::CLIENT_ERRORS,
-        u64::from(status.is_client_error()),
-    );
-    metrics::count(&catalogue::THROTTLES, u64::from(throttled));
+/// The latencies, sizes and cold starts of one `/predict` (the outcome counters are the
+/// layer's).
+fn record_metrics(state: &AppState, observed: &Observed, elapsed: Duration) {
     let start_type = if observed.proxy_cold || observed.model_cold {
         catalogue::START_COLD
     } else {
@@ -373,35 +302,25 @@ fn record_metrics(
 async fn handle_predict(
     state: &AppState,
     request: Request,
-    request_id: &str,
-    trace_id: &str,
+    ids: &telemetry::request::RequestIds,
     observed: &mut Observed,
-) -> Result<PredictBody, ProxyError> {
+) -> Result<Predict, ProxyError> {
     let inner = &state.inner;
     let (parts, body) = request.into_parts();
-    let limit = inner
-        .max_image_bytes
-        .div_ceil(3)
-        .saturating_mul(4)
-        .saturating_add(64 * 1024);
-    let bytes = telemetry::body::read(body, limit, inner.body_timeout)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge { .. } => ProxyError::PayloadTooLarge {
-                limit: inner.max_image_bytes,
-            },
-            BodyError::TimedOut(timeout) => ProxyError::BodyTimeout(timeout),
-            BodyError::Broken(reason) => ProxyError::UnreadableBody(reason),
-        })?;
+    let kind = match api::content::body_kind(&parts.headers) {
+        Ok(kind) => kind,
+        Err(refused) => {
+            // Drained, so a local client reads the 415 rather than a reset in mid-upload.
+            let bound = api::body::max_http_body(BodyKind::Json, inner.max_image_bytes);
+            api::body::discard(body, bound, inner.body_timeout).await;
+            return Err(refused.into());
+        }
+    };
+    let bytes =
+        api::body::read_request(body, kind, inner.max_image_bytes, inner.body_timeout).await?;
     observed.payload_bytes = Some(bytes.len());
-    let prediction = tracing::info_span!("validate").in_scope(|| {
-        request::validate(
-            &parts.headers,
-            parts.uri.query(),
-            bytes,
-            inner.max_image_bytes,
-        )
-    })?;
+    let prediction = tracing::info_span!("validate")
+        .in_scope(|| request::validate(kind, parts.uri.query(), bytes, inner.max_image_bytes))?;
     let call = tracing::info_span!(
         "SageMaker.InvokeEndpoint",
         otel.kind = "client",
@@ -414,7 +333,7 @@ async fn handle_predict(
         otel.status_code = tracing::field::Empty,
     );
     let attributes = telemetry::trace::custom_attributes_with_trace(
-        &format!("top_k={}", prediction.top_k),
+        &api::request::top_k_custom_attribute(prediction.top_k),
         &call,
     );
     let upstream_started = Instant::now();
@@ -433,15 +352,15 @@ async fn handle_predict(
         telemetry::trace::record_error(&call, e.code(), e.error_class());
         call.record("otel.status_code", "ERROR");
     })?;
-    let model: ModelAnswer = serde_json::from_slice(answer.as_ref())
+    let model: Invocation = serde_json::from_slice(answer.as_ref())
         .map_err(|e| ProxyError::ModelError(format!("unreadable model answer: {e}")))?;
     observed.model_cold = model.cold_start;
     let upstream_ms = metrics::millis(upstream_elapsed);
     tracing::debug!(upstream_ms, "prediction served");
-    Ok(PredictBody {
+    Ok(Predict {
         predictions: model.predictions,
         model: model.model,
-        timings: Timings {
+        timings: PredictTimings {
             // Set by the caller just before answering.
             total_ms: 0.0,
             upstream_ms,
@@ -453,7 +372,7 @@ async fn handle_predict(
             proxy: observed.proxy_cold,
             model: model.cold_start,
         },
-        request_id: request_id.to_owned(),
-        trace_id: trace_id.to_owned(),
+        request_id: ids.request_id.clone(),
+        trace_id: ids.trace_id.clone(),
     })
 }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use api::ErrorBody;
 use aws_sdk_sagemakerruntime::Client;
 use aws_sdk_sagemakerruntime::config::interceptors::InterceptorContext;
 use aws_sdk_sagemakerruntime::config::retry::{ClassifyRetry, RetryAction, RetryConfig};
@@ -155,19 +156,18 @@ fn from_model_error(status: Option<i32>, original: Option<&str>, detail: &str) -
             ProxyError::Busy(format!("the container is overloaded: {detail}"))
         }
         Some(status) if status.is_client_error() => {
-            let parsed: Option<serde_json::Value> =
-                original.and_then(|text| serde_json::from_str(text).ok());
-            let field = |name: &str| {
-                parsed
-                    .as_ref()
-                    .and_then(|v| v["error"][name].as_str())
-                    .map(str::to_owned)
-            };
+            let refusal = original.and_then(|text| serde_json::from_str::<ErrorBody>(text).ok());
+            let (code, message) = refusal.map_or_else(
+                || {
+                    let message = "the model refused the request";
+                    ("invalid_request".to_owned(), message.to_owned())
+                },
+                |body| (body.error.code, body.error.message),
+            );
             ProxyError::Rejected {
                 status,
-                code: field("code").unwrap_or_else(|| "invalid_request".to_owned()),
-                message: field("message")
-                    .unwrap_or_else(|| "the model refused the request".to_owned()),
+                code,
+                message,
             }
         }
         _ => ProxyError::ModelError(detail.to_owned()),

@@ -1,17 +1,19 @@
 //! Telemetry shared by `proxy` and `model-server`:
 //! - [`catalogue`]: every metric name, unit and dimension set, defined once;
-//! - [`metrics`] and [`emf`]: one CloudWatch EMF record per request through the `metrics`
-//!   facade, with `trace_id` and `request_id` properties;
+//! - [`metrics`] and [`emf`]: one CloudWatch EMF record per request, with `trace_id` and
+//!   `request_id` properties;
+//! - [`request`]: the tower layer that puts each request in its span and EMF record, counts
+//!   it and classifies its outcome;
 //! - [`trace`]: X-Ray traces through OpenTelemetry (X-Ray ids and propagation);
 //! - [`xray`]: span export to X-Ray, over UDP to the daemon or with `PutTraceSegments`;
 //! - [`logs`]: JSON log lines carrying `trace_id`, `span_id` and `request_id`;
 //! - [`sink`]: the non-blocking single writer of stdout that logs and EMF share.
 
-pub mod body;
 pub mod catalogue;
 pub mod emf;
 pub mod logs;
 pub mod metrics;
+pub mod request;
 pub mod sink;
 pub mod trace;
 pub mod xray;

@@ -1,21 +1,24 @@
-//! EMF through the `metrics` facade, one record per request.
+//! EMF, one record per request.
 //!
 //! Why our own recorder rather than `metrics_cloudwatch_embedded` 0.10 (the first candidate):
 //! it keeps properties process-wide and aggregates whatever was recorded between flushes, so a
 //! record cannot carry the `trace_id` and `request_id` of one request when requests run
 //! concurrently (the model server and the local proxy serve many at once); and past 100
 //! unflushed values of a histogram it drops the value with a log line. Here each request runs
-//! in a [`scoped`] block: everything recorded inside it (through the facade, from the same
-//! task) becomes that request's EMF record, rendered by [`crate::emf::render`] within the
-//! spec's limits (long arrays split, never dropped) and written by the non-blocking
-//! [`crate::sink`]. Metrics recorded outside a scope (e.g. `ModelLoadTime`) are emitted at once
-//! as their own record with the process identity.
+//! in a [`scoped`] block: everything recorded inside it (from the same task) becomes that
+//! request's EMF record, rendered by [`crate::emf::render`] within the spec's limits (long
+//! arrays split, never dropped) and written by the non-blocking [`crate::sink`]. Metrics
+//! recorded outside a scope (e.g. `ModelLoadTime`) are emitted at once as their own record
+//! with the process identity.
+//!
+//! Values are recorded against the catalogue entry itself ([`count`], [`observe`]): no
+//! `metrics` facade, whose by-name API would make every value look its entry up again.
 //!
 //! AWS Labs' `metrique` (0.1.x, the second candidate) was assessed from its documentation and
 //! features: it also writes one record per unit of work, but its metric names and units come
 //! from derive attributes on per-request structs, where ours must come from the shared
 //! catalogue that `slo`, the dashboards and the alarms read, and it is pre-1.0; a recorder of
-//! about 200 lines over the `metrics` facade was the smaller dependency.
+//! about 150 lines was the smaller dependency.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -23,10 +26,9 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString};
 use serde_json::Value;
 
-use crate::catalogue::{self, Metric};
+use crate::catalogue::Metric;
 use crate::emf::{self, Entry, Identity, Values};
 
 tokio::task_local! {
@@ -48,10 +50,11 @@ struct Scope {
 
 impl Scope {
     fn add(&mut self, metric: &'static Metric, labels: Vec<(String, String)>, value: Recorded) {
+        // By name: a `const` entry has no single address.
         let index = match self
             .entries
             .iter()
-            .position(|e| std::ptr::eq(e.metric, metric) && e.labels == labels)
+            .position(|e| e.metric.name == metric.name && e.labels == labels)
         {
             Some(index) => index,
             None => {
@@ -80,16 +83,14 @@ impl Drop for Scope {
 #[derive(Debug, Clone, Copy)]
 enum Recorded {
     Increment(u64),
-    Absolute(u64),
     Observation(f64),
 }
 
 fn apply(values: &mut Values, value: Recorded) {
     match (values, value) {
         (Values::Sum(sum), Recorded::Increment(v)) => *sum = sum.saturating_add(v),
-        (Values::Sum(sum), Recorded::Absolute(v)) => *sum = v,
         (Values::Observations(list), Recorded::Observation(v)) => list.push(v),
-        (Values::Observations(list), Recorded::Increment(v) | Recorded::Absolute(v)) => {
+        (Values::Observations(list), Recorded::Increment(v)) => {
             #[allow(clippy::cast_precision_loss)]
             list.push(v as f64);
         }
@@ -152,33 +153,65 @@ pub fn enabled() -> bool {
     PROCESS_IDENTITY.get().is_some()
 }
 
-/// Installs the EMF recorder as the global `metrics` recorder; `identity` is used for metrics
-/// recorded outside a request scope. Later calls do nothing.
+/// Turns recording on; `identity` is used for metrics recorded outside a request scope.
+/// Later calls do nothing.
 pub fn install(identity: Identity) {
-    if PROCESS_IDENTITY.set(identity).is_ok() {
-        // Fails only when another recorder is installed already; then ours stays unused.
-        let _ = metrics::set_global_recorder(EmfRecorder);
-    }
+    let _ = PROCESS_IDENTITY.set(identity);
 }
 
 /// Adds `value` to counter `metric` (`0` still emits the metric: rates need the zeros).
 pub fn count(metric: &'static Metric, value: u64) {
-    metrics::counter!(metric.name).increment(value);
+    record(metric, Vec::new(), Recorded::Increment(value));
 }
 
 /// [`count`] with one extra dimension (one of the metric's `extra_dimensions`).
 pub fn count_with(metric: &'static Metric, dimension: &'static str, dim_value: &str, value: u64) {
-    metrics::counter!(metric.name, dimension => dim_value.to_owned()).increment(value);
+    let labels = vec![(dimension.to_owned(), dim_value.to_owned())];
+    record(metric, labels, Recorded::Increment(value));
 }
 
 /// Records one observation of distribution `metric`.
 pub fn observe(metric: &'static Metric, value: f64) {
-    metrics::histogram!(metric.name).record(value);
+    record(metric, Vec::new(), Recorded::Observation(value));
 }
 
 /// [`observe`] with one extra dimension.
 pub fn observe_with(metric: &'static Metric, dimension: &'static str, dim_value: &str, value: f64) {
-    metrics::histogram!(metric.name, dimension => dim_value.to_owned()).record(value);
+    let labels = vec![(dimension.to_owned(), dim_value.to_owned())];
+    record(metric, labels, Recorded::Observation(value));
+}
+
+/// Into the current request's record, else at once as a record of its own with the process
+/// identity (nothing before [`install`]). A metric of another service's catalogue is refused:
+/// dashboards and alarms read each metric under its own service's dimensions.
+fn record(metric: &'static Metric, labels: Vec<(String, String)>, value: Recorded) {
+    let mut labels = Some(labels);
+    let in_scope = SCOPE.try_with(|scope| {
+        let mut scope = scope.borrow_mut();
+        if emitted_by(metric, &scope.identity) {
+            scope.add(metric, labels.take().unwrap_or_default(), value);
+        }
+    });
+    if in_scope.is_err()
+        && let Some(process) = PROCESS_IDENTITY.get()
+        && emitted_by(metric, process)
+    {
+        let mut entry = Entry::new(metric, labels.take().unwrap_or_default());
+        apply(&mut entry.values, value);
+        write(process, &[entry], &BTreeMap::new());
+    }
+}
+
+fn emitted_by(metric: &Metric, identity: &Identity) -> bool {
+    let ours = metric.service == identity.service;
+    if !ours {
+        tracing::warn!(
+            metric = metric.name,
+            service = identity.service.name(),
+            "metric of another service's catalogue; not emitted"
+        );
+    }
+    ours
 }
 
 /// Milliseconds with microsecond resolution, the unit of every latency metric.
@@ -186,106 +219,13 @@ pub fn millis(duration: std::time::Duration) -> f64 {
     (duration.as_secs_f64() * 1e6).round() / 1e3
 }
 
-#[derive(Debug)]
-struct EmfRecorder;
-
-/// The handle behind every counter and histogram: it finds the current request's scope at
-/// the time of the call.
-#[derive(Debug)]
-struct Handle {
-    name: KeyName,
-    labels: Vec<(String, String)>,
-}
-
-impl Handle {
-    fn record(&self, value: Recorded) {
-        let in_scope = SCOPE.try_with(|scope| {
-            let mut scope = scope.borrow_mut();
-            match catalogue::find(scope.identity.service, self.name.as_str()) {
-                Some(metric) => scope.add(metric, self.labels.clone(), value),
-                None => uncatalogued(self.name.as_str()),
-            }
-        });
-        if in_scope.is_err() {
-            self.record_alone(value);
-        }
-    }
-
-    fn record_alone(&self, value: Recorded) {
-        let Some(identity) = PROCESS_IDENTITY.get() else {
-            return;
-        };
-        let Some(metric) = catalogue::find(identity.service, self.name.as_str()) else {
-            return uncatalogued(self.name.as_str());
-        };
-        let mut entry = Entry::new(metric, self.labels.clone());
-        apply(&mut entry.values, value);
-        write(identity, &[entry], &BTreeMap::new());
-    }
-}
-
-fn uncatalogued(name: &str) {
-    tracing::warn!(
-        metric = name,
-        "metric not in the telemetry catalogue; not emitted"
-    );
-}
-
-impl metrics::CounterFn for Handle {
-    fn increment(&self, value: u64) {
-        self.record(Recorded::Increment(value));
-    }
-
-    fn absolute(&self, value: u64) {
-        self.record(Recorded::Absolute(value));
-    }
-}
-
-impl metrics::HistogramFn for Handle {
-    fn record(&self, value: f64) {
-        Self::record(self, Recorded::Observation(value));
-    }
-}
-
-fn handle(key: &Key) -> Arc<Handle> {
-    Arc::new(Handle {
-        name: key.name_shared(),
-        labels: key
-            .labels()
-            .map(|l| (l.key().to_owned(), l.value().to_owned()))
-            .collect(),
-    })
-}
-
-impl metrics::Recorder for EmfRecorder {
-    // Units and descriptions come from the catalogue, not from describe_* calls.
-    fn describe_counter(&self, _: KeyName, _: Option<metrics::Unit>, _: SharedString) {}
-    fn describe_gauge(&self, _: KeyName, _: Option<metrics::Unit>, _: SharedString) {}
-    fn describe_histogram(&self, _: KeyName, _: Option<metrics::Unit>, _: SharedString) {}
-
-    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        Counter::from_arc(handle(key))
-    }
-
-    // The catalogue has counters and distributions only: a gauge would name no catalogue
-    // entry, so it records nothing.
-    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::noop()
-    }
-
-    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
-        Histogram::from_arc(handle(key))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::Service;
+    use crate::catalogue::{self, Service};
 
-    #[test]
-    fn scopes_collect_counters_and_observations_per_metric_and_labels() {
-        let mut scope = Scope {
+    fn proxy_scope() -> Scope {
+        Scope {
             identity: Arc::new(Identity {
                 namespace: "T".into(),
                 service: Service::Proxy,
@@ -293,9 +233,29 @@ mod tests {
             }),
             entries: Vec::new(),
             properties: BTreeMap::new(),
-            // Not written anywhere by this test.
+            // Not written anywhere by these tests.
             emitted: true,
-        };
+        }
+    }
+
+    #[test]
+    fn a_scope_records_its_own_services_metrics_only() {
+        let names = SCOPE.sync_scope(RefCell::new(proxy_scope()), || {
+            count(&catalogue::REQUESTS, 1);
+            count(&catalogue::INVOCATIONS, 1);
+            count_with(&catalogue::REQUESTS, "StartType", "cold", 0);
+            SCOPE.with(|scope| {
+                let scope = scope.borrow();
+                let names: Vec<_> = scope.entries.iter().map(|e| e.metric.name).collect();
+                names
+            })
+        });
+        assert_eq!(names, ["Requests", "Requests"]);
+    }
+
+    #[test]
+    fn scopes_collect_counters_and_observations_per_metric_and_labels() {
+        let mut scope = proxy_scope();
         scope.add(&catalogue::REQUESTS, vec![], Recorded::Increment(1));
         scope.add(&catalogue::REQUESTS, vec![], Recorded::Increment(2));
         scope.add(&catalogue::LATENCY, vec![], Recorded::Observation(1.5));

@@ -142,7 +142,7 @@ const BUSY: Expected = Expected {
     code: "busy",
     retry_after: true,
     metric: catalogue::THROTTLES.name,
-    log: "upstream busy",
+    log: "request throttled",
 };
 
 #[tokio::test]

@@ -441,34 +441,60 @@ async fn publish_edge_day(url: &str, at_ms: i64) {
         (catalogue::DIM_ENDPOINT, "mobilenet"),
         (catalogue::DIM_SERVICE, "proxy"),
     ]);
-    let datum = |dimensions: &[Dimension], metric: &str, value: bool, timestamp: i64| {
-        MetricDatum::builder()
-            .metric_name(metric)
-            .set_dimensions(Some(dimensions.to_vec()))
-            .value(if value { 1.0 } else { 0.0 })
-            .unit(StandardUnit::Count)
-            .timestamp(aws_smithy_types::DateTime::from_millis(timestamp))
-            .build()
+    // One datum per metric and minute holding the minute's sum: the same sums in every
+    // period of a minute or more, and 7 times fewer points for moto to scan per query.
+    let mut sums: BTreeMap<(bool, &str, i64), f64> = BTreeMap::new();
+    let mut add = |at_edge: bool, metric: &'static str, value: bool, timestamp: i64| {
+        let minute = timestamp.div_euclid(60_000) * 60_000;
+        *sums.entry((at_edge, metric, minute)).or_default() += f64::from(u8::from(value));
     };
-    let (mut edge, mut ours) = (Vec::new(), Vec::new());
     for (t, outcome) in edge_day(at_ms) {
         let five = matches!(
             outcome,
             Outcome::ProxyError | Outcome::Busy | Outcome::Outside
         );
         let four = matches!(outcome, Outcome::ClientError | Outcome::GatewayThrottle);
-        edge.push(datum(&api, catalogue::API_GATEWAY_COUNT.name, true, t));
-        edge.push(datum(&api, catalogue::API_GATEWAY_5XX.name, five, t));
-        edge.push(datum(&api, catalogue::API_GATEWAY_4XX.name, four, t));
+        add(true, catalogue::API_GATEWAY_COUNT.name, true, t);
+        add(true, catalogue::API_GATEWAY_5XX.name, five, t);
+        add(true, catalogue::API_GATEWAY_4XX.name, four, t);
         if reaches_proxy(outcome) {
-            ours.push(datum(&proxy, catalogue::REQUESTS.name, true, t));
-            let server = outcome == Outcome::ProxyError;
-            ours.push(datum(&proxy, catalogue::SERVER_ERRORS.name, server, t));
-            let busy = outcome == Outcome::Busy;
-            ours.push(datum(&proxy, catalogue::THROTTLES.name, busy, t));
-            let client = outcome == Outcome::ClientError;
-            ours.push(datum(&proxy, catalogue::CLIENT_ERRORS.name, client, t));
+            add(false, catalogue::REQUESTS.name, true, t);
+            add(
+                false,
+                catalogue::SERVER_ERRORS.name,
+                outcome == Outcome::ProxyError,
+                t,
+            );
+            add(
+                false,
+                catalogue::THROTTLES.name,
+                outcome == Outcome::Busy,
+                t,
+            );
+            add(
+                false,
+                catalogue::CLIENT_ERRORS.name,
+                outcome == Outcome::ClientError,
+                t,
+            );
         }
+    }
+    let (mut edge, mut ours) = (Vec::new(), Vec::new());
+    for ((at_edge, metric, minute), sum) in sums {
+        let (dimensions, data) = if at_edge {
+            (&api, &mut edge)
+        } else {
+            (&proxy, &mut ours)
+        };
+        data.push(
+            MetricDatum::builder()
+                .metric_name(metric)
+                .set_dimensions(Some(dimensions.clone()))
+                .value(sum)
+                .unit(StandardUnit::Count)
+                .timestamp(aws_smithy_types::DateTime::from_millis(minute + 10_000))
+                .build(),
+        );
     }
     for (namespace, data) in [
         (catalogue::API_GATEWAY_NAMESPACE, edge),

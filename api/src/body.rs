@@ -1,4 +1,4 @@
-//! Request bodies read whole with a size limit and a deadline, shared by both services. Over
+//! Request bodies read whole with a size limit and a deadline, the same at both services. Over
 //! the limit the rest of the upload is still read (and dropped, up to a bound) before the
 //! answer, because a server that answers and closes with unread data in its socket makes the
 //! kernel reset the connection: the client would see a broken upload instead of the 413.
@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
+
+use crate::RequestError;
+use crate::content::BodyKind;
 
 /// Why a body was not read whole.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +20,41 @@ pub enum BodyError {
     TimedOut(Duration),
     #[error("the body could not be read: {0}")]
     Broken(String),
+}
+
+/// Largest HTTP body accepted for an image limit of `max_image_bytes`: base64 in JSON needs
+/// 4/3 of the image size plus room for the rest of the object.
+pub fn max_http_body(kind: BodyKind, max_image_bytes: usize) -> usize {
+    match kind {
+        BodyKind::RawImage => max_image_bytes,
+        BodyKind::Json => max_image_bytes
+            .div_ceil(3)
+            .saturating_mul(4)
+            .saturating_add(64 * 1024),
+    }
+}
+
+/// [`read`] with the limit of [`max_http_body`], failures as the API names them: an upload
+/// over its limit is refused with the image's limit, whatever form the image came in.
+pub async fn read_request<B>(
+    body: B,
+    kind: BodyKind,
+    max_image_bytes: usize,
+    timeout: Duration,
+) -> Result<Bytes, RequestError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    read(body, max_http_body(kind, max_image_bytes), timeout)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { .. } => RequestError::PayloadTooLarge {
+                limit: max_image_bytes,
+            },
+            BodyError::TimedOut(timeout) => RequestError::BodyTimeout(timeout),
+            BodyError::Broken(reason) => RequestError::UnreadableBody(reason),
+        })
 }
 
 /// Reads `body` whole within `timeout`, refusing more than `limit` bytes. An over-limit
@@ -130,6 +168,32 @@ mod tests {
     }
 
     const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn a_json_body_may_be_four_thirds_of_the_image_and_64_kib_more() {
+        assert_eq!(max_http_body(BodyKind::RawImage, 300), 300);
+        assert_eq!(max_http_body(BodyKind::Json, 300), 400 + 65_536);
+        assert_eq!(max_http_body(BodyKind::Json, usize::MAX), usize::MAX);
+    }
+
+    #[tokio::test]
+    async fn read_request_refuses_with_the_image_limit_and_names_timeouts() {
+        let (over, _) = body(&[&[b'a'; 500]], false);
+        let err = read_request(over, BodyKind::RawImage, 300, SECOND).await;
+        assert_eq!(err, Err(RequestError::PayloadTooLarge { limit: 300 }));
+        let (json, _) = body(&[&[b'a'; 500]], false);
+        assert_eq!(
+            read_request(json, BodyKind::Json, 300, SECOND)
+                .await
+                .map(|b| b.len()),
+            Ok(500),
+            "base64 of a 300-byte image takes 400 bytes and the JSON around it"
+        );
+        let (stalled, _) = body(&[b"abc"], true);
+        let timeout = Duration::from_millis(50);
+        let err = read_request(stalled, BodyKind::Json, 300, timeout).await;
+        assert_eq!(err, Err(RequestError::BodyTimeout(timeout)));
+    }
 
     #[tokio::test]
     async fn a_body_within_the_limit_arrives_whole() {
