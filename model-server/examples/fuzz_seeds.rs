@@ -1,14 +1,11 @@
-//! Writes the bad-input corpus (test-support/corpus.rs) as seeds for the fuzzers:
+//! Writes the bad-input corpus (test-support/src/corpus.rs) as seeds for the fuzzers:
 //! `cargo run -p model-server --example fuzz_seeds` refreshes `fuzz/seeds/image_decode` and
 //! `fuzz/seeds/request_parsing` (the EMF seeds are recorded log lines, kept by hand).
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::path::Path;
 
-#[path = "../../test-support/corpus.rs"]
-mod corpus;
-#[path = "../../test-support/images.rs"]
-mod images;
+use test_support::corpus;
 
 /// Seeds larger than this slow every fuzzing iteration down; the corpus's big cases (size
 /// limits, deep JSON) are better reached by the fuzzer's own mutations.

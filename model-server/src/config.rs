@@ -180,6 +180,16 @@ impl Config {
             solo_threads: self.ort_solo_threads.unwrap_or_else(cores),
         }
     }
+
+    /// What the background loader loads (see [`crate::loader`]).
+    pub fn loading(&self) -> crate::loader::Loading {
+        crate::loader::Loading {
+            ort_dylib_path: self.ort_dylib_path.clone(),
+            model_dir: self.resolved_model_dir(),
+            options: self.session_options(),
+            ort_cache_dir: self.ort_cache_dir.clone(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -213,7 +223,11 @@ mod tests {
         ] {
             let config = Config::try_parse_from(args).unwrap();
             assert_eq!(config.port, 9090, "{args:?}");
-            assert_eq!(config.telemetry.telemetry, "off", "{args:?}");
+            assert_eq!(
+                config.telemetry.telemetry,
+                telemetry::Switch::Off,
+                "{args:?}"
+            );
             assert!(matches!(config.command, Some(Command::Serve)));
         }
     }

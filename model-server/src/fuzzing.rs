@@ -1,4 +1,4 @@
-//! Bodies of the `cargo fuzz` targets in `fuzz/`, here so that `tests/fuzz_corpus.rs` replays
+//! Bodies of the `cargo fuzz` targets in `fuzz/`, here so that `tests/integration/fuzz_corpus.rs` replays
 //! the committed corpus through exactly the same checks on the stable toolchain. Each panics
 //! when a property a client relies on is broken; an error result is a correct answer.
 

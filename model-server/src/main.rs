@@ -1,14 +1,12 @@
 //! `model-server [serve]`: listen first, load the model in the background (`/ping` answers 503
 //! until it is ready), stop gracefully on SIGTERM or Ctrl-C.
 
-use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use model_server::model::{Classifier, ModelError, init_runtime};
 use model_server::{AppState, Config, app};
-use telemetry::{Telemetry, catalogue, metrics};
+use telemetry::Telemetry;
 
 /// ONNX Runtime's own logs are verbose at info.
 const DEFAULT_LOG_FILTER: &str = "info,ort=warn";
@@ -28,40 +26,9 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen_addr()))?;
     let addr = listener.local_addr()?;
-    let model_dir = config.resolved_model_dir();
-    tracing::info!(%addr, model_dir = %model_dir.display(), "listening");
+    tracing::info!(%addr, model_dir = %config.resolved_model_dir().display(), "listening");
 
-    let loader_state = state.clone();
-    let loader_config = config.clone();
-    tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        let environment = match init_runtime(loader_config.ort_dylib_path.as_deref()) {
-            Ok(environment) => environment,
-            Err(e) => return loader_state.finish_loading(Err(e)),
-        };
-        let runtime_ms = started.elapsed().as_secs_f64() * 1e3;
-        let options = loader_config.session_options();
-        // A panic inside ONNX Runtime's bindings must not leave /ping at "loading" forever.
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            Classifier::load_cached(
-                environment,
-                &model_dir,
-                options,
-                loader_config.ort_cache_dir.as_deref(),
-            )
-        }))
-        .unwrap_or_else(|_| Err(ModelError::Unsupported("loading the model panicked".into())));
-        if outcome.is_ok() {
-            let ready_ms = started.elapsed().as_secs_f64() * 1e3;
-            tracing::info!(runtime_ms, ready_ms, "first session warmed up");
-            metrics::observe(
-                &catalogue::MODEL_LOAD_TIME,
-                metrics::millis(process_start.elapsed()),
-            );
-        }
-        loader_state.finish_loading(outcome);
-        loader_state.add_remaining_sessions(environment);
-    });
+    model_server::loader::spawn(state.clone(), config.loading(), process_start);
 
     let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(telemetry::shutdown_signal())

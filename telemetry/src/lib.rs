@@ -43,8 +43,14 @@ pub struct Config {
     pub metrics_namespace: String,
 
     /// `off` disables EMF metrics and spans (logs stay); for measuring their cost.
-    #[arg(long, global = true, env = "TELEMETRY", default_value = "on", value_parser = ["on", "off"])]
-    pub telemetry: String,
+    #[arg(
+        long,
+        global = true,
+        env = "TELEMETRY",
+        value_enum,
+        default_value = "on"
+    )]
+    pub telemetry: Switch,
 
     /// Where spans go: `xray-api` (`PutTraceSegments`, for SageMaker, which runs no X-Ray
     /// daemon), `xray-daemon` (UDP to AWS_XRAY_DAEMON_ADDRESS), `otlp` (to
@@ -67,7 +73,9 @@ pub struct Config {
     pub otlp_endpoint: Option<String>,
 
     /// Fault injection for tests: the stdout writer waits this many milliseconds before each
-    /// burst of lines, like a slow log pipe. 0 (the default) in any real deployment.
+    /// burst of lines, like a slow log pipe. Only in builds with the `testing` feature (the
+    /// test builds), never in a release.
+    #[cfg(feature = "testing")]
     #[arg(
         long,
         global = true,
@@ -82,14 +90,22 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             metrics_namespace: catalogue::DEFAULT_NAMESPACE.into(),
-            telemetry: "on".into(),
+            telemetry: Switch::On,
             traces_export: None,
             xray_daemon_address: None,
             traces_queue_capacity: xray::DEFAULT_QUEUE_CAPACITY,
             otlp_endpoint: None,
+            #[cfg(feature = "testing")]
             write_delay_ms: 0,
         }
     }
+}
+
+/// Values of `TELEMETRY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// Values of `TRACES_EXPORT`.
@@ -112,7 +128,7 @@ pub enum SpanExport {
 
 impl Config {
     pub fn enabled(&self) -> bool {
-        self.telemetry != "off"
+        self.telemetry == Switch::On
     }
 
     /// The span export the settings ask for: `TRACES_EXPORT` when set, else the X-Ray daemon
@@ -210,9 +226,13 @@ impl Telemetry {
         } else {
             None
         };
+        #[cfg(feature = "testing")]
+        let write_delay = Duration::from_millis(config.write_delay_ms);
+        #[cfg(not(feature = "testing"))]
+        let write_delay = Duration::ZERO;
         let telemetry = Self::install(
             sink::Output::Stdout,
-            Duration::from_millis(config.write_delay_ms),
+            write_delay,
             identity,
             provider,
             default_filter,
@@ -226,6 +246,7 @@ impl Telemetry {
 
     /// As [`Telemetry::init`], but spans go to `exporter` as they end and lines to `output`:
     /// for tests that inspect what the services emit.
+    #[cfg(feature = "testing")]
     pub fn init_with<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
         output: sink::Output,
         identity: Identity,

@@ -3,8 +3,10 @@
 //! never interleave. [`flush`] waits until everything sent before it is written.
 
 use std::io::Write;
+use std::sync::OnceLock;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex, OnceLock};
+#[cfg(feature = "testing")]
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 enum Message {
@@ -17,10 +19,12 @@ enum Message {
 pub enum Output {
     Stdout,
     /// Kept in memory (tests read them with [`captured_lines`]).
+    #[cfg(feature = "testing")]
     Memory(Arc<Mutex<Vec<u8>>>),
 }
 
 static SENDER: OnceLock<Sender<Message>> = OnceLock::new();
+#[cfg(feature = "testing")]
 static MEMORY: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
 
 /// Starts the writer thread; later calls keep the first output. `write_delay` makes the
@@ -28,6 +32,7 @@ static MEMORY: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
 /// injection: tests show that flushes still wait for every line; zero in production).
 pub fn install(output: Output, write_delay: Duration) {
     SENDER.get_or_init(|| {
+        #[cfg(feature = "testing")]
         if let Output::Memory(buffer) = &output {
             let _ = MEMORY.set(buffer.clone());
         }
@@ -57,6 +62,7 @@ fn write_loop(receiver: &Receiver<Message>, output: &Output, write_delay: Durati
                     Output::Stdout => {
                         let _ = stdout.lock().write_all(&line);
                     }
+                    #[cfg(feature = "testing")]
                     Output::Memory(buffer) => {
                         if let Ok(mut buffer) = buffer.lock() {
                             buffer.extend_from_slice(&line);
@@ -106,6 +112,7 @@ pub fn flush(timeout: Duration) -> bool {
 }
 
 /// Lines captured by an [`Output::Memory`] sink so far (flushes first).
+#[cfg(feature = "testing")]
 pub fn captured_lines() -> Vec<String> {
     flush(Duration::from_secs(5));
     MEMORY

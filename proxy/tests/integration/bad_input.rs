@@ -1,4 +1,4 @@
-//! The bad-input corpus (test-support/corpus.rs) against both real services: every case gets
+//! The bad-input corpus (test-support/src/corpus.rs) against both real services: every case gets
 //! its documented status and JSON error code from the model server directly and through the
 //! proxy, both processes stay up and answer a good request afterwards, and their peak memory
 //! stays bounded (printed for RELIABILITY.md). Slow and stalled bodies get 408.

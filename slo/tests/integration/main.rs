@@ -2,7 +2,6 @@
 //! dependencies are linked once; each module is one suite.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../common/mod.rs"]
 mod common;
 
 mod cli;

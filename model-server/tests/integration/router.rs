@@ -1,14 +1,14 @@
 //! Router tests with `oneshot`: readiness states and model directories, in process.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::path::Path;
+use std::time::Instant;
 
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::*;
 use http_body_util::BodyExt;
+use model_server::loader::{self, Loading};
 use model_server::model::{Classifier, ModelError, SessionOptions, init_runtime};
 use model_server::{AppState, Limits, app};
 use serde_json::Value;
@@ -29,9 +29,22 @@ const ONE_SESSION: SessionOptions = SessionOptions {
     solo_threads: 0,
 };
 
-fn load(dir: &Path) -> Result<Classifier, ModelError> {
+fn load_classifier(dir: &Path) -> Result<Classifier, ModelError> {
     let environment = init_runtime(Some(&ort_dylib()))?;
     Classifier::load(environment, dir, ONE_SESSION)
+}
+
+/// Loads `dir` into `state` the way the server does at start (see `model_server::loader`).
+async fn load(state: &AppState, dir: &Path) {
+    let loading = Loading {
+        ort_dylib_path: Some(ort_dylib()),
+        model_dir: dir.to_owned(),
+        options: ONE_SESSION,
+        ort_cache_dir: None,
+    };
+    loader::spawn(state.clone(), loading, Instant::now())
+        .await
+        .unwrap();
 }
 
 async fn call(state: &AppState, request: Request<Body>) -> (StatusCode, Option<String>, Value) {
@@ -68,7 +81,7 @@ async fn ping_is_503_while_loading_and_200_once_the_model_is_warm() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["error"]["code"], "model_loading");
 
-    state.finish_loading(load(&model_dir()));
+    load(&state, &model_dir()).await;
     let (status, _, body) = call(&state, ping()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");
@@ -82,7 +95,7 @@ async fn ping_is_503_while_loading_and_200_once_the_model_is_warm() {
 #[tokio::test]
 async fn a_failed_load_keeps_ping_503_with_the_reason() {
     let state = AppState::new(LIMITS);
-    state.finish_loading(load(Path::new("/nonexistent/model")));
+    load(&state, Path::new("/nonexistent/model")).await;
     let (status, _, body) = call(&state, ping()).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["error"]["code"], "model_unavailable");
@@ -119,7 +132,7 @@ async fn model_json_names_the_model_and_sets_the_default_top_k() {
         None,
     );
     let state = AppState::new(LIMITS);
-    state.finish_loading(load(dir.path()));
+    load(&state, dir.path()).await;
     let (status, _, body) = call(&state, finch_request()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["model"]["name"], "finch-finder");
@@ -211,22 +224,27 @@ fn the_optimised_model_cache_is_filled_reused_and_survives_a_corrupt_entry() {
 #[test]
 fn mismatched_labels_and_bad_manifests_fail_loading_with_a_reason() {
     let short_labels = linked_model_dir(None, Some("cat\ndog\n"));
-    let err = load(short_labels.path()).unwrap_err().to_string();
+    let err = load_classifier(short_labels.path())
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("1000 classes") && err.contains("2 lines"),
         "{err}"
     );
 
     let wrong_size = linked_model_dir(Some(r#"{"input_size":299}"#), None);
-    let err = load(wrong_size.path()).unwrap_err().to_string();
+    let err = load_classifier(wrong_size.path()).unwrap_err().to_string();
     assert!(err.contains("299"), "{err}");
 
     let typo = linked_model_dir(Some(r#"{"nmae":"x"}"#), None);
-    let err = load(typo.path()).unwrap_err().to_string();
+    let err = load_classifier(typo.path()).unwrap_err().to_string();
     assert!(err.contains("model.json") && err.contains("nmae"), "{err}");
 
     let corrupt = TempDir::new();
     std::fs::write(corrupt.path().join("model.onnx"), b"not an onnx model").unwrap();
     std::fs::write(corrupt.path().join("labels.txt"), "a\n").unwrap();
-    assert!(matches!(load(corrupt.path()), Err(ModelError::Runtime(_))));
+    assert!(matches!(
+        load_classifier(corrupt.path()),
+        Err(ModelError::Runtime(_))
+    ));
 }

@@ -1,4 +1,4 @@
-//! X-Ray stand-ins for end-to-end tests (included with `#[path]` next to `moto.rs`):
+//! X-Ray stand-ins for end-to-end tests:
 //! - [`Daemon`]: the X-Ray daemon's UDP side on a free loopback port. Every datagram must
 //!   follow the daemon protocol (the `{"format": "json", "version": 1}` header line, then one
 //!   segment document) and fit in 64 KB, and every document must pass
@@ -8,7 +8,6 @@
 //! - [`ApiStandIn`]: an X-Ray API that answers `PutTraceSegments` as told (accept, 500,
 //!   throttle, never), counting the documents it accepted and the calls it got.
 //! - [`client`], [`trace_documents`]: the X-Ray API as the on-call engineer would query it.
-#![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -94,6 +93,7 @@ pub fn flags(document: &Value) -> Vec<&'static str> {
 }
 
 /// The daemon's stand-in; see the module documentation.
+#[derive(Debug)]
 pub struct Daemon {
     pub addr: SocketAddr,
     documents: Arc<Mutex<Vec<Value>>>,
@@ -205,7 +205,7 @@ pub enum Answer {
     Never = 3,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Counts {
     accepted_documents: AtomicUsize,
     calls: AtomicUsize,
@@ -214,6 +214,7 @@ struct Counts {
 }
 
 /// An X-Ray API answering `PutTraceSegments` as [`ApiStandIn::answer`] says.
+#[derive(Debug)]
 pub struct ApiStandIn {
     pub url: String,
     answer: Arc<AtomicU8>,

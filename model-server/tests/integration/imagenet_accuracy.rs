@@ -5,12 +5,10 @@
 //! of a few percent of the photos between near-tied classes, in both directions.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::path::Path;
 use std::time::Instant;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// Largest allowed difference in top-1 accuracy, in percentage points.
@@ -27,7 +25,7 @@ async fn imagenet_sample_top1_accuracy_matches_the_pillow_torchvision_reference(
         return;
     };
     let reference: Value =
-        serde_json::from_str(include_str!("data/imagenet_reference.json")).unwrap();
+        serde_json::from_str(include_str!("../data/imagenet_reference.json")).unwrap();
     let photos: Vec<(String, u64)> = labels
         .lines()
         .skip(1) // header: file, class_index, class_name

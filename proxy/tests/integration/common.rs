@@ -5,21 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-#[path = "../../../test-support/process.rs"]
-mod process;
-#[allow(unused_imports)] // not every suite signals processes
-pub use process::{Process, send_signal};
-#[path = "../../../test-support/corpus.rs"]
-pub mod corpus;
-#[path = "../../../test-support/images.rs"]
-pub mod images;
-#[path = "../../../test-support/stack.rs"]
-mod stack;
-pub use stack::*;
-#[path = "../../../test-support/moto.rs"]
-pub mod moto;
-#[path = "../../../test-support/xray.rs"]
-pub mod xray;
+pub use test_support::stack::*;
+pub use test_support::{Process, corpus, moto, send_signal, xray};
 
 /// A PNG of one colour at the given size (tiny file, large decode).
 pub fn image_png(width: u32, height: u32) -> Vec<u8> {

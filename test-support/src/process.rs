@@ -1,6 +1,5 @@
-//! A service process for end-to-end tests, shared by the test suites of every crate (included
-//! with `#[path]`): spawned with its environment, its JSON log lines collected, its address
-//! taken from the `listening` line, killed on drop.
+//! A service process for end-to-end tests: spawned with its environment, its JSON log lines
+//! collected, its address taken from the `listening` line, killed on drop.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -8,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+#[derive(Debug)]
 pub struct Process {
     child: Child,
     /// `host:port` from the process's `listening` log line.

@@ -27,14 +27,8 @@ pub fn ort_dylib() -> PathBuf {
     )
 }
 
-#[path = "../../../test-support/images.rs"]
-mod images;
-#[allow(unused_imports)] // not every suite uses every generator
-pub use images::*;
-
-#[path = "../../../test-support/process.rs"]
-mod process;
-pub use process::Process;
+pub use test_support::Process;
+pub use test_support::images::*;
 
 /// A `model-server` process on a free loopback port with the shared model, ready to serve.
 pub fn start_server() -> Process {

@@ -1,11 +1,10 @@
 //! Starting the real services for end-to-end tests, shared by the test suites of several
-//! crates (included with `#[path]` next to `process.rs`): the model server with the SageMaker
+//! crates: the model server with the SageMaker
 //! Runtime stand-in, and the proxy in local mode, on free loopback ports.
-#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 
-use super::Process;
+use crate::process::Process;
 
 /// The endpoint name the model server's SageMaker Runtime stand-in answers to.
 pub const ENDPOINT: &str = "mobilenet";

@@ -1,7 +1,5 @@
-//! Generated test images, shared by the crates' test suites (included with `#[path]`): photo-like
-//! pictures in every format, EXIF, CMYK, and decompression bombs (tiny files whose headers
+//! Generated test images: photo-like pictures in every format, EXIF, CMYK, and decompression bombs (tiny files whose headers
 //! declare huge sizes).
-#![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::Cursor;
 

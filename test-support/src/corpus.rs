@@ -1,15 +1,14 @@
 //! The bad-input corpus: every kind of body a careless, broken or hostile client sends, built
 //! here from generated images and hand-made bytes (nothing downloaded), each with the answer
 //! the README documents, the same from the model server (`POST /invocations`) and from the
-//! proxy (`POST /predict`): both apply one request contract (`api`). Included with `#[path]` beside `images.rs`; `fuzz_seeds` also writes the
-//! corpus out as the fuzzers' seeds.
-#![allow(dead_code, clippy::unwrap_used)]
+//! proxy (`POST /predict`): both apply one request contract (`api`). `fuzz_seeds` also writes
+//! the corpus out as the fuzzers' seeds.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 
-use super::images::{
+use crate::images::{
     cmyk_jpeg, encode, gif_bomb, jpeg, jpeg_bomb, jpeg_with_orientation, photo_like, png_bomb,
     png_chunk,
 };

@@ -3,9 +3,7 @@
 //! orientation and format becomes the right upright RGB image.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 use model_server::imaging::{self, ImageError, Normalizer, PreprocessSpec};
 
@@ -32,7 +30,7 @@ fn compare_with_reference(name: &str) -> (f32, f32, f32) {
 /// (worst channel-mean difference, average and worst grid-sample difference), in 8-bit levels.
 fn reference_diff(name: &str, tensor: &[f32]) -> (f32, f32, f32) {
     let reference: serde_json::Value =
-        serde_json::from_str(include_str!("data/preprocess_reference.json")).unwrap();
+        serde_json::from_str(include_str!("../data/preprocess_reference.json")).unwrap();
     let expected = &reference["images"][name];
     let plane = 224 * 224;
     let std = PreprocessSpec::default().std;

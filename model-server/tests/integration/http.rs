@@ -1,12 +1,10 @@
 //! End-to-end: a real `model-server` process on a free loopback port, the real model, real HTTP.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use base64::Engine;
-use common::*;
 use image::{DynamicImage, ImageFormat};
 use serde_json::{Value, json};
 

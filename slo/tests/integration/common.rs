@@ -4,13 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-#[path = "../../../test-support/process.rs"]
-mod process;
-pub use process::Process;
-#[path = "../../../test-support/stack.rs"]
-mod stack;
-#[allow(unused_imports)] // not every suite starts the services
-pub use stack::*;
+pub use test_support::Process;
+pub use test_support::stack::*;
 
 /// The project's own specs.
 pub fn project_specs() -> PathBuf {

@@ -1,12 +1,12 @@
 //! moto's server (Python moto, preinstalled) as the AWS API stand-in for end-to-end tests,
-//! shared by the test suites (included with `#[path]` next to `process.rs`): started on a free
+//! shared by the test suites: started on a free
 //! loopback port, ready once it accepts connections, killed on drop. Its request log goes to
 //! /dev/null (it logs every call on stderr).
-#![allow(dead_code, clippy::unwrap_used)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[derive(Debug)]
 pub struct Moto {
     child: Child,
     /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_*` and SDK clients.

@@ -1,0 +1,59 @@
+//! Loading the model in the background while the server already listens: `/ping` answers 503
+//! until the first session is warm, then 200; the other sessions follow.
+
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use telemetry::{catalogue, metrics};
+
+use crate::AppState;
+use crate::model::{Classifier, ModelError, SessionOptions, init_runtime};
+
+/// What to load and how (see [`crate::Config::loading`]).
+#[derive(Debug, Clone)]
+pub struct Loading {
+    /// `libonnxruntime.so`; none is an error `/ping` reports.
+    pub ort_dylib_path: Option<PathBuf>,
+    pub model_dir: PathBuf,
+    pub options: SessionOptions,
+    /// ONNX Runtime's optimised model, kept between starts when set.
+    pub ort_cache_dir: Option<PathBuf>,
+}
+
+/// Loads on a blocking thread into `state`, with `ModelLoadTime` measured from
+/// `process_start`. The task ends once every session is built.
+pub fn spawn(
+    state: AppState,
+    loading: Loading,
+    process_start: Instant,
+) -> tokio::task::JoinHandle<()> {
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let environment = match init_runtime(loading.ort_dylib_path.as_deref()) {
+            Ok(environment) => environment,
+            Err(e) => return state.finish_loading(Err(e)),
+        };
+        let runtime_ms = started.elapsed().as_secs_f64() * 1e3;
+        // A panic inside ONNX Runtime's bindings must not leave /ping at "loading" forever.
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            Classifier::load_cached(
+                environment,
+                &loading.model_dir,
+                loading.options,
+                loading.ort_cache_dir.as_deref(),
+            )
+        }))
+        .unwrap_or_else(|_| Err(ModelError::Unsupported("loading the model panicked".into())));
+        if outcome.is_ok() {
+            let ready_ms = started.elapsed().as_secs_f64() * 1e3;
+            tracing::info!(runtime_ms, ready_ms, "first session warmed up");
+            metrics::observe(
+                &catalogue::MODEL_LOAD_TIME,
+                metrics::millis(process_start.elapsed()),
+            );
+        }
+        state.finish_loading(outcome);
+        state.add_remaining_sessions(environment);
+    })
+}
