@@ -145,7 +145,7 @@ fn expression(id: &str, expression: String, label: String) -> Value {
 /// The bad-event ratio of the SLO as metric queries plus the expression computing it; the
 /// query `total` counts events, except for raw ratios.
 pub(crate) fn ratio_queries(slo: &Slo, period: Span) -> (Vec<Value>, String) {
-    match &slo.indicator {
+    let (queries, ratio) = match &slo.indicator {
         Measure::Raw { metric, kind } => (
             vec![metric_query("raw", metric, Stat::Average, period)],
             match kind {
@@ -174,7 +174,20 @@ pub(crate) fn ratio_queries(slo: &Slo, period: Span) -> (Vec<Value>, String) {
             ],
             "(total - good) / total".to_owned(),
         ),
+    };
+    (in_account(slo, queries), ratio)
+}
+
+/// `queries` reading `slo`'s source account when its DataSource names one (`accountId`): a
+/// monitoring account's alarms on another account's metrics, through CloudWatch
+/// cross-account observability.
+fn in_account(slo: &Slo, mut queries: Vec<Value>) -> Vec<Value> {
+    if let Some(account) = &slo.connection.account_id {
+        for query in queries.iter_mut().filter(|q| q.get("metric").is_some()) {
+            query["account_id"] = json!(account);
+        }
     }
+    queries
 }
 
 fn check_limits(slo: &Slo, alarm: &WindowAlarm) -> Result<(), GenerateError> {
@@ -274,7 +287,7 @@ fn window_alarm(
                         Op::Gte => "LessThanThreshold",
                         Op::Gt => "LessThanOrEqualToThreshold",
                     };
-                    (vec![query], comparison, *value)
+                    (in_account(slo, vec![query]), comparison, *value)
                 }
                 Measure::Ratio { .. } | Measure::Raw { .. } => {
                     let (mut queries, ratio) = ratio_queries(slo, slice);
@@ -620,6 +633,38 @@ mod tests {
         assert_eq!(
             (two_hours.period, two_hours.threshold),
             (Span(7_200), day.threshold)
+        );
+    }
+
+    #[test]
+    fn a_source_account_reaches_every_metric_of_the_alarms_and_the_dashboard() {
+        let mut slo = project_slo("proxy-availability");
+        let mut timeslices = project_slo("model-server-errors");
+        for slo in [&mut slo, &mut timeslices] {
+            slo.connection.account_id = Some("210987654321".into());
+        }
+        let slos = [slo, timeslices];
+        let resources = terraform(&slos).unwrap();
+        let alarms = resources["resource"]["aws_cloudwatch_metric_alarm"]
+            .as_object()
+            .unwrap();
+        let mut metrics = 0;
+        for (name, alarm) in alarms {
+            for query in alarm["metric_query"].as_array().unwrap() {
+                let expected = query.get("metric").map(|_| json!("210987654321"));
+                metrics += usize::from(expected.is_some());
+                assert_eq!(
+                    query.get("account_id"),
+                    expected.as_ref(),
+                    "{name}: {query}"
+                );
+            }
+        }
+        assert!(metrics > alarms.len(), "{metrics} metric queries");
+        let dashboard = crate::dashboard::body(&slos).unwrap().to_string();
+        assert!(
+            dashboard.contains(r#""accountId":"210987654321""#),
+            "{dashboard}"
         );
     }
 

@@ -202,8 +202,15 @@ fn additive(stat: Stat) -> bool {
     matches!(stat, Stat::Sum | Stat::SampleCount | Stat::CountAtMost(_))
 }
 
-/// The `MetricDataQuery` for `query`, with id `q<index>`.
-pub fn metric_data_query(index: usize, query: &Query, period: Span) -> MetricDataQuery {
+/// The `MetricDataQuery` for `query`, with id `q<index>`; from the source account `account`
+/// when given (a monitoring account reading another account's metrics through CloudWatch
+/// cross-account observability).
+pub fn metric_data_query(
+    index: usize,
+    query: &Query,
+    period: Span,
+    account: Option<&str>,
+) -> MetricDataQuery {
     let mut metric = Metric::builder()
         .namespace(&query.namespace)
         .metric_name(&query.metric);
@@ -218,6 +225,7 @@ pub fn metric_data_query(index: usize, query: &Query, period: Span) -> MetricDat
     MetricDataQuery::builder()
         .id(format!("q{index}"))
         .metric_stat(stat)
+        .set_account_id(account.map(str::to_owned))
         .return_data(true)
         .build()
 }
@@ -248,12 +256,15 @@ pub struct CloudWatch {
     failed: HashMap<CacheKey, String>,
     /// `GetMetricData` calls made (pages included).
     pub calls: usize,
+    /// The source account of every metric (`accountId`), when not the caller's.
+    account_id: Option<String>,
 }
 
 impl CloudWatch {
     /// A client from the standard AWS configuration (environment, profile, instance role),
     /// talking to `endpoint_url` when given; in the `connection`'s region, through its role
-    /// (assumed with STS, from the standard credentials) when it names one.
+    /// (assumed with STS, from the standard credentials) when it names one, reading the
+    /// metrics of its `accountId` when it names one.
     pub fn new(
         endpoint_url: Option<&str>,
         now_ms: i64,
@@ -291,6 +302,7 @@ impl CloudWatch {
             cache: HashMap::new(),
             failed: HashMap::new(),
             calls: 0,
+            account_id: connection.account_id.clone(),
         })
     }
 
@@ -336,7 +348,7 @@ impl CloudWatch {
             .queries
             .iter()
             .enumerate()
-            .map(|(i, (q, period))| metric_data_query(i, q, *period))
+            .map(|(i, (q, period))| metric_data_query(i, q, *period, self.account_id.as_deref()))
             .collect::<Vec<_>>();
         let mut values: Vec<Vec<(i64, f64)>> = vec![Vec::new(); call.queries.len()];
         let mut token: Option<String> = None;
@@ -514,8 +526,9 @@ mod tests {
 
     #[test]
     fn latency_queries_carry_trimmed_count_and_percentile_statistics() {
-        let q = metric_data_query(3, &query("Latency", Stat::CountAtMost(300.0)), MINUTE);
+        let q = metric_data_query(3, &query("Latency", Stat::CountAtMost(300.0)), MINUTE, None);
         assert_eq!(q.id(), Some("q3"));
+        assert_eq!(q.account_id(), None);
         let stat = q.metric_stat().unwrap();
         assert_eq!(stat.stat(), Some("TC(:300)"));
         assert_eq!(stat.period(), Some(60));
@@ -527,8 +540,20 @@ mod tests {
             .map(|d| (d.name().unwrap(), d.value().unwrap()))
             .collect();
         assert_eq!(dims, [("Endpoint", "mobilenet"), ("Service", "proxy")]);
-        let p = metric_data_query(0, &query("ColdStartLatency", Stat::Percentile(99.0)), DAY);
+        let p = metric_data_query(
+            0,
+            &query("ColdStartLatency", Stat::Percentile(99.0)),
+            DAY,
+            None,
+        );
         assert_eq!(p.metric_stat().unwrap().stat(), Some("p99"));
+        let other = metric_data_query(
+            0,
+            &query("Requests", Stat::Sum),
+            MINUTE,
+            Some("210987654321"),
+        );
+        assert_eq!(other.account_id(), Some("210987654321"));
     }
 
     #[test]

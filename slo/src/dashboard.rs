@@ -76,7 +76,11 @@ fn spec_line(id: &str, query: &Value) -> Value {
             line.push(v.clone());
         }
     }
-    line.push(json!({ "id": id, "stat": metric["stat"], "visible": false }));
+    let mut options = json!({ "id": id, "stat": metric["stat"], "visible": false });
+    if let Some(account) = query.get("account_id") {
+        options["accountId"] = account.clone();
+    }
+    line.push(options);
     Value::Array(line)
 }
 

@@ -52,23 +52,16 @@ pub fn with_source<T>(
     }
 }
 
-/// The one connection (region, role) every SLO reads CloudWatch through. SLOs on different
-/// connections are reported separately (one `--spec` set each); cross-account reads
-/// (`accountId`) are not supported yet.
+/// The one connection (region, role, source account) every SLO reads CloudWatch through. SLOs
+/// on different connections are reported separately (one `--spec` set each).
 fn connection(slos: &[Slo]) -> Result<Connection, SourceError> {
     let Some(first) = slos.first() else {
         return Ok(Connection::default());
     };
     if let Some(other) = slos.iter().find(|s| s.connection != first.connection) {
         return Err(SourceError::Fetch(format!(
-            "{} and {} read CloudWatch through different connections (region or role): report them separately",
+            "{} and {} read CloudWatch through different connections (region, role or account): report them separately",
             first.name, other.name
-        )));
-    }
-    if let Some(slo) = slos.iter().find(|s| s.connection.account_id.is_some()) {
-        return Err(SourceError::Fetch(format!(
-            "{}: accountId (a cross-account read) is not supported yet; read through a role in that account (roleArn)",
-            slo.name
         )));
     }
     Ok(first.connection.clone())

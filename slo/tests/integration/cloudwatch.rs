@@ -244,8 +244,9 @@ async fn cloudwatch_and_emf_give_the_same_exact_slis_for_the_same_events() {
     let five_minutes = availability["burn_rates"][0]["rate"].as_f64().unwrap();
     assert!((five_minutes - (4.0 / 10.0) / 0.005).abs() < 1e-9);
 
-    // Through a DataSource naming a role: the report assumes it with STS (moto's, so a
-    // successful report proves the call) and reads the same events; the role is not printed.
+    // Through a DataSource naming a role and a source account: the report assumes the role
+    // with STS (moto's, so a successful report proves the call) and reads the same events with
+    // every query naming the account (moto's own, 123456789012); the role is not printed.
     let through_role = temp_dir("through-role");
     let availability_spec = std::fs::read_to_string(project_specs().join("availability.yaml"))
         .unwrap()
@@ -262,6 +263,7 @@ spec:
   type: CloudWatch
   connectionDetails:
     region: us-east-1
+    accountId: \"123456789012\"
     roleArn: arn:aws:iam::123456789012:role/slo-reader
 "
         ),
