@@ -169,6 +169,34 @@ async fn through_the_lambda_adapter_an_unknown_route_answers_with_the_invocation
 }
 
 #[tokio::test]
+async fn through_the_lambda_adapter_a_refused_prediction_carries_the_invocation_id() {
+    let state = in_process_state("http://127.0.0.1:9");
+    let payload: lambda_http::request::LambdaRequest =
+        serde_json::from_str(&fixture("apigw_v2_not_an_image.json")).unwrap();
+    let mut context = lambda_http::Context::default();
+    context.request_id = "5c1f0a9e-7b2d-4e3c-8d6f-0a1b2c3d4e5f".to_owned();
+    let adapter = lambda_http::Adapter::from(app(state));
+    let response = adapter
+        .oneshot(lambda_http::LambdaEvent::new(payload, context))
+        .await
+        .unwrap();
+    let response = serde_json::to_value(&response).unwrap();
+    assert_eq!(response["statusCode"], 415, "{response}");
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body["error"]["request_id"],
+        "5c1f0a9e-7b2d-4e3c-8d6f-0a1b2c3d4e5f"
+    );
+    // The telemetry layer named the trace in the answer, as for a success.
+    assert!(
+        response["headers"]["x-amzn-trace-id"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("Root=1-")),
+        "{response}"
+    );
+}
+
+#[tokio::test]
 async fn oversized_bodies_unknown_routes_and_wrong_methods_get_json_errors() {
     // Nothing listens upstream: none of these may reach it.
     let state = in_process_state("http://127.0.0.1:9");
