@@ -121,25 +121,41 @@ async fn invalid_requests_are_refused_before_any_upstream_call() {
     assert_eq!(evil.body["error"]["code"], "upstream_unavailable");
 }
 
-#[tokio::test]
-async fn through_the_lambda_adapter_the_invocation_ids_are_used_and_json_comes_back_as_text() {
-    let model = start_model_server(&[]);
-    let state = in_process_state(&model.url(""));
+/// `fixture` through `lambda_http`'s adapter as invocation `context`: the API Gateway
+/// response and its JSON body.
+async fn through_adapter(
+    state: AppState,
+    fixture_name: &str,
+    context: lambda_http::Context,
+) -> (Value, Value) {
     let payload: lambda_http::request::LambdaRequest =
-        serde_json::from_str(&fixture("apigw_v2_predict_binary.json")).unwrap();
-    let mut context = lambda_http::Context::default();
-    context.request_id = "7d5b4e3a-0c1d-4e5f-8a9b-0123456789ab".to_owned();
-    context.xray_trace_id =
-        Some("Root=1-6745a1b2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1".into());
+        serde_json::from_str(&fixture(fixture_name)).unwrap();
     let adapter = lambda_http::Adapter::from(app(state));
     let response = adapter
         .oneshot(lambda_http::LambdaEvent::new(payload, context))
         .await
         .unwrap();
     let response = serde_json::to_value(&response).unwrap();
+    let body = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    (response, body)
+}
+
+fn invocation(request_id: &str) -> lambda_http::Context {
+    let mut context = lambda_http::Context::default();
+    context.request_id = request_id.to_owned();
+    context
+}
+
+#[tokio::test]
+async fn through_the_lambda_adapter_the_invocation_ids_are_used_and_json_comes_back_as_text() {
+    let model = start_model_server(&[]);
+    let mut context = invocation("7d5b4e3a-0c1d-4e5f-8a9b-0123456789ab");
+    context.xray_trace_id =
+        Some("Root=1-6745a1b2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1".into());
+    let state = in_process_state(&model.url(""));
+    let (response, body) = through_adapter(state, "apigw_v2_predict_binary.json", context).await;
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(response["isBase64Encoded"], false);
-    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["request_id"], "7d5b4e3a-0c1d-4e5f-8a9b-0123456789ab");
     // The invocation's trace wins over the header the client sent.
     assert_eq!(body["trace_id"], "1-6745a1b2-0123456789abcdef01234567");
@@ -148,45 +164,24 @@ async fn through_the_lambda_adapter_the_invocation_ids_are_used_and_json_comes_b
 
 #[tokio::test]
 async fn through_the_lambda_adapter_an_unknown_route_answers_with_the_invocation_id() {
+    let id = "0f6a8e2c-1b3d-4c5e-9f70-a1b2c3d4e5f6";
     let state = in_process_state("http://127.0.0.1:9");
-    let payload: lambda_http::request::LambdaRequest =
-        serde_json::from_str(&fixture("apigw_v2_unknown_route.json")).unwrap();
-    let mut context = lambda_http::Context::default();
-    context.request_id = "0f6a8e2c-1b3d-4c5e-9f70-a1b2c3d4e5f6".to_owned();
-    let adapter = lambda_http::Adapter::from(app(state));
-    let response = adapter
-        .oneshot(lambda_http::LambdaEvent::new(payload, context))
-        .await
-        .unwrap();
-    let response = serde_json::to_value(&response).unwrap();
+    let (response, body) =
+        through_adapter(state, "apigw_v2_unknown_route.json", invocation(id)).await;
     assert_eq!(response["statusCode"], 404, "{response}");
-    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["error"]["code"], "not_found");
-    assert_eq!(
-        body["error"]["request_id"],
-        "0f6a8e2c-1b3d-4c5e-9f70-a1b2c3d4e5f6"
-    );
+    assert_eq!(body["error"]["request_id"], id);
 }
 
 #[tokio::test]
 async fn through_the_lambda_adapter_a_refused_prediction_carries_the_invocation_id() {
+    let id = "5c1f0a9e-7b2d-4e3c-8d6f-0a1b2c3d4e5f";
+    // Nothing listens upstream: the refusal comes before any call.
     let state = in_process_state("http://127.0.0.1:9");
-    let payload: lambda_http::request::LambdaRequest =
-        serde_json::from_str(&fixture("apigw_v2_not_an_image.json")).unwrap();
-    let mut context = lambda_http::Context::default();
-    context.request_id = "5c1f0a9e-7b2d-4e3c-8d6f-0a1b2c3d4e5f".to_owned();
-    let adapter = lambda_http::Adapter::from(app(state));
-    let response = adapter
-        .oneshot(lambda_http::LambdaEvent::new(payload, context))
-        .await
-        .unwrap();
-    let response = serde_json::to_value(&response).unwrap();
+    let (response, body) =
+        through_adapter(state, "apigw_v2_not_an_image.json", invocation(id)).await;
     assert_eq!(response["statusCode"], 415, "{response}");
-    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
-    assert_eq!(
-        body["error"]["request_id"],
-        "5c1f0a9e-7b2d-4e3c-8d6f-0a1b2c3d4e5f"
-    );
+    assert_eq!(body["error"]["request_id"], id);
     // The telemetry layer named the trace in the answer, as for a success.
     assert!(
         response["headers"]["x-amzn-trace-id"]
