@@ -2,7 +2,7 @@
 # Runs the cargo fuzz targets (fuzz/; nightly toolchain and cargo-fuzz needed) one after the
 # other, each for FUZZ_SECONDS (600), from the committed seeds (fuzz/seeds/TARGET) plus a
 # growing corpus in the git-ignored cache. A crash stops that target; its input is copied to
-# fuzz/regressions/TARGET/, which the crates' stable tests (tests/fuzz_corpus.rs) replay.
+# fuzz/regressions/TARGET/, which the crates' stable tests (tests/integration/fuzz_corpus.rs) replay.
 #
 #   scripts/fuzz.sh                       # every target, 10 minutes each
 #   FUZZ_SECONDS=60 scripts/fuzz.sh emf_parser

@@ -71,6 +71,8 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     pub code: String,
+    /// Empty when an answer being read gives none.
+    #[serde(default)]
     pub message: String,
     /// The proxy's request id (Lambda's invocation id under Lambda); absent at the model
     /// server.

@@ -22,8 +22,12 @@ use crate::error::ApiError;
 use crate::imaging;
 use crate::state::{AppState, LoadedModel, Shared};
 
+/// `GET /ping`: 200 once the model is warm; a refusal is logged here, outside the layer that
+/// logs invocations' failures.
 pub(crate) async fn ping(State(state): State<AppState>) -> Result<Json<Ping>, ApiError> {
-    let model = state.model_with_reason()?;
+    let model = state.model_with_reason().inspect_err(|refused| {
+        tracing::info!(error.code = refused.code(), error.message = %refused, "ping refused");
+    })?;
     Ok(Json(Ping {
         status: "ok".to_owned(),
         model: model.classifier.info.clone(),

@@ -44,5 +44,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn not_found(uri: Uri) -> ApiError {
-    ApiError::NotFound(uri.path().to_owned())
+    let path = uri.path();
+    tracing::info!(path, "no route");
+    ApiError::NotFound(path.to_owned())
 }

@@ -158,12 +158,14 @@ fn from_model_error(status: Option<i32>, original: Option<&str>, detail: &str) -
         Some(status) if status.is_client_error() => {
             let refusal = original.and_then(|text| serde_json::from_str::<ErrorBody>(text).ok());
             let (code, message) = refusal.map_or_else(
-                || {
-                    let message = "the model refused the request";
-                    ("invalid_request".to_owned(), message.to_owned())
-                },
+                || ("invalid_request".to_owned(), String::new()),
                 |body| (body.error.code, body.error.message),
             );
+            let message = if message.is_empty() {
+                "the model refused the request".to_owned()
+            } else {
+                message
+            };
             ProxyError::Rejected {
                 status,
                 code,
@@ -196,6 +198,9 @@ mod tests {
         let unparsable = from_model_error(Some(413), Some("<html>"), "d");
         assert_eq!(unparsable.status(), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(unparsable.code(), "invalid_request");
+        let no_message = from_model_error(Some(400), Some(r#"{"error":{"code":"x"}}"#), "d");
+        assert_eq!(no_message.code(), "x");
+        assert_eq!(no_message.to_string(), "the model refused the request");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Body of the EMF-parser `cargo fuzz` target in `fuzz/`, here so that
-//! `tests/fuzz_corpus.rs` replays the committed corpus through the same checks on stable.
+//! `tests/integration/fuzz_corpus.rs` replays the committed corpus through the same checks on
+//! stable.
 
 use crate::duration::MINUTE;
 use crate::source::{EmfLogs, Source};

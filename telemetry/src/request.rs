@@ -101,8 +101,21 @@ impl Observe {
         }
     }
 
-    fn account(&self, span: &tracing::Span, failure: Option<&Failure>) {
-        let class = failure.map(|f| f.class);
+    fn account(&self, span: &tracing::Span, status: http::StatusCode, failure: Option<&Failure>) {
+        // Every error response of the services carries its Failure; an answer that does not
+        // (a framework rejection, say) is classified by its status: a 503 (busy, overloaded)
+        // is a throttle, another 5xx the server's fault, a 4xx the client's.
+        let class = failure.map(|f| f.class).or_else(|| {
+            if status == http::StatusCode::SERVICE_UNAVAILABLE {
+                Some(ErrorClass::Throttle)
+            } else if status.is_server_error() {
+                Some(ErrorClass::Server)
+            } else if status.is_client_error() {
+                Some(ErrorClass::Client)
+            } else {
+                None
+            }
+        });
         match self.outcomes {
             OutcomeCounters::PerClass {
                 server,
@@ -120,7 +133,15 @@ impl Observe {
                 }
             },
         }
-        let Some(failure) = failure else { return };
+        let Some(failure) = failure else {
+            if let Some(class) = class {
+                let code = format!("http_{}", status.as_u16());
+                trace::record_error(span, &code, class);
+                metrics::set_property("error_code", code.as_str());
+                tracing::warn!(error.code = code, "request failed without an error of ours");
+            }
+            return;
+        };
         trace::record_error(span, &failure.code, failure.class);
         metrics::set_property("error_code", failure.code.as_str());
         let code = failure.code.as_str();
@@ -134,7 +155,7 @@ impl Observe {
                 tracing::warn!(error.code = code, error.message = %failure.message, detail, "request throttled");
             }
             ErrorClass::Server => {
-                tracing::error!(error.code = code, detail, "request failed");
+                tracing::error!(error.code = code, error.message = %failure.message, detail, "request failed");
             }
         }
     }
@@ -204,7 +225,8 @@ where
             metrics::count(config.requests, 1);
             let Ok(mut response) = inner.call(request).await;
             let span = tracing::Span::current();
-            config.account(&span, response.extensions().get::<Failure>());
+            let failure = response.extensions().get::<Failure>();
+            config.account(&span, response.status(), failure);
             if let Some(value) = trace_header {
                 response.headers_mut().insert(trace::TRACE_HEADER, value);
             }
