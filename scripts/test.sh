@@ -37,9 +37,6 @@ if [ "${LINT:-1}" = 1 ]; then
 fi
 cargo test --workspace --locked --all-targets
 cargo test --workspace --locked --doc
-# Every build above has telemetry's `testing` feature (the dev-dependencies ask for it);
-# releases do not: telemetry as the services' release binaries compile it.
-cargo build --locked -p telemetry --lib
 # The browser tests start target/debug/{proxy,model-server}, which `cargo test` built: a
 # `cargo build --bins` would build them again with other features (90 s).
 scripts/test-browser.sh
