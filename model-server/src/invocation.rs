@@ -10,11 +10,12 @@ use api::content::BodyKind;
 use api::response::{Invocation, ModelTimings, Ping, Prediction};
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Extension, Request, State};
 use axum::handler::Handler as _;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use telemetry::metrics::millis;
+use telemetry::request::RequestIds;
 use telemetry::{catalogue, metrics};
 use tower::{Layer as _, ServiceExt as _};
 
@@ -109,13 +110,12 @@ pub(crate) async fn observed_invocation(state: AppState, request: Request) -> Re
 }
 
 /// `POST /invocations`, inside [`observe`].
-pub(crate) async fn invocation(State(state): State<AppState>, request: Request) -> Response {
+pub(crate) async fn invocation(
+    State(state): State<AppState>,
+    Extension(ids): Extension<RequestIds>,
+    request: Request,
+) -> Response {
     let started = Instant::now();
-    let trace_id = request
-        .extensions()
-        .get::<telemetry::request::RequestIds>()
-        .map(|ids| ids.trace_id.clone())
-        .unwrap_or_default();
     let span = tracing::Span::current();
     if let Ok(model) = state.model() {
         let info = &model.classifier.info;
@@ -166,7 +166,7 @@ pub(crate) async fn invocation(State(state): State<AppState>, request: Request) 
         model: invoked.model.classifier.info.clone(),
         timings,
         cold_start: invoked.cold_start,
-        trace_id,
+        trace_id: ids.trace_id,
     })
     .into_response()
 }

@@ -20,10 +20,11 @@ use api::content::BodyKind;
 use api::response::{ColdStart, Invocation, Predict, PredictTimings};
 use axum::Json;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{Extension, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use telemetry::request::RequestIds;
 use telemetry::{catalogue, metrics};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -208,16 +209,12 @@ struct Observed {
 }
 
 /// `POST /predict`, inside [`telemetry::request::Observe`] (span, EMF record, outcome).
-async fn predict(State(state): State<AppState>, request: Request) -> Response {
+async fn predict(
+    State(state): State<AppState>,
+    Extension(ids): Extension<RequestIds>,
+    request: Request,
+) -> Response {
     let started = Instant::now();
-    let ids = request
-        .extensions()
-        .get::<telemetry::request::RequestIds>()
-        .cloned()
-        .unwrap_or_else(|| telemetry::request::RequestIds {
-            request_id: request_id(request.extensions()),
-            trace_id: String::new(),
-        });
     let mut observed = Observed {
         // Cold means the first request this process handles, valid or not (a cold Lambda
         // invocation is cold whatever it carries).
@@ -302,7 +299,7 @@ fn record_metrics(state: &AppState, observed: &Observed, elapsed: Duration) {
 async fn handle_predict(
     state: &AppState,
     request: Request,
-    ids: &telemetry::request::RequestIds,
+    ids: &RequestIds,
     observed: &mut Observed,
 ) -> Result<Predict, ProxyError> {
     let inner = &state.inner;

@@ -4,11 +4,8 @@ ONNX model through onnxruntime, gives for each photo of the shared ImageNet samp
 accuracy that makes against the sample's labels. Only predictions and labels are written, never
 image data (the photos are third-party data: they stay in ../shared).
 
-The transform is written out as torchvision runs it on a PIL image, so torch is not needed:
-Image.open(...).convert("RGB") (torchvision's pil_loader: no EXIF orientation), Resize(256) =
-PIL's antialiased BILINEAR resize of the shorter side to 256 with the longer side truncated to
-int(256 * long / short), CenterCrop offsets int(round((size - 224) / 2)), /255, mean/std.
-One image per run (batch 1), as the server runs them.
+The transform is make_preprocess_reference.py's, written out as torchvision runs it on a PIL
+image, so torch is not needed. One image per run (batch 1), as the server runs them.
 
 Run (Pillow 13, numpy 2, onnxruntime 1.32; the peer's requirements.txt installs them):
     python make_imagenet_reference.py ../../../../shared/images/imagenet-sample \
@@ -23,22 +20,12 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+# The same transform the tensor reference uses (this directory is on sys.path when run).
+from make_preprocess_reference import imagenet_transform
 
 
 def tensor(path: Path) -> np.ndarray:
-    img = Image.open(path).convert("RGB")
-    w, h = img.size
-    if w <= h:
-        size = (256, int(256 * h / w))
-    else:
-        size = (int(256 * w / h), 256)
-    img = img.resize(size, Image.BILINEAR)
-    left = int(round((size[0] - 224) / 2.0))
-    top = int(round((size[1] - 224) / 2.0))
-    crop = np.asarray(img.crop((left, top, left + 224, top + 224)), dtype=np.float32)
-    return ((crop / 255.0 - MEAN) / STD).transpose(2, 0, 1)[None]  # NCHW
+    return imagenet_transform(path)[0][None]  # NCHW
 
 
 def main() -> None:

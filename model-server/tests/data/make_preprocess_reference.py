@@ -21,7 +21,10 @@ STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 GRID = 16  # sample every 16th pixel of the 224x224 crop: a 14x14 grid per channel
 
 
-def reference(path: Path) -> dict:
+def imagenet_transform(path: Path):
+    """The transform as torchvision runs it on a PIL image (pil_loader: no EXIF orientation):
+    the CHW tensor, the source size, the resized size and the crop offset. Also used by
+    make_imagenet_reference.py."""
     img = Image.open(path).convert("RGB")
     w, h = img.size
     if w <= h:
@@ -33,6 +36,11 @@ def reference(path: Path) -> dict:
     top = int(round((size[1] - 224) / 2.0))
     crop = np.asarray(img.crop((left, top, left + 224, top + 224)), dtype=np.float32)
     tensor = ((crop / 255.0 - MEAN) / STD).transpose(2, 0, 1)  # CHW
+    return tensor, (w, h), size, (left, top)
+
+
+def reference(path: Path) -> dict:
+    tensor, (w, h), size, (left, top) = imagenet_transform(path)
     return {
         "source_size": [w, h],
         "resized_size": list(size),
