@@ -26,6 +26,11 @@
 //!   which is the mean of the slices' ratios when the ratio is published once per slice. Over
 //!   good/total counts CloudWatch cannot average per-slice ratios across a span, and the
 //!   generator says so rather than alarm on something else.
+//! - **Composite SLOs** (Occurrences): per component its counted and total metrics
+//!   (`bad1`/`good1`, `total1`, …), FILLed with 0 where a component had no errors or no
+//!   traffic, weighed into the composite's error ratio as [`crate::math`] defines it; the
+//!   low-traffic guard counts the weighted events. Composites over time slices are refused: an
+//!   alarm counts the bad slices of one series.
 //! - `alertAfter` other than `0m` is refused: a CloudWatch alarm on a sliding span cannot wait
 //!   for a condition to hold a while (`slo backtest` evaluates it).
 //! - Missing data (no traffic in the span) is explicitly not breaching.
@@ -174,8 +179,73 @@ pub(crate) fn ratio_queries(slo: &Slo, period: Span) -> (Vec<Value>, String) {
             ],
             "(total - good) / total".to_owned(),
         ),
+        Measure::Composite(components) => composite_queries(slo.budget(), components, period),
     };
     (in_account(slo, queries), ratio)
+}
+
+/// A composite's metric queries (`bad1`/`good1`, `total1`, … per component), the expression
+/// `total` of its weighted events, and its error ratio B × Σ (wᵢ/bᵢ)·badᵢ / Σ wᵢ·totalᵢ
+/// ([`crate::math`]). A component without errors, or without traffic, in the span publishes
+/// no datapoint: FILL counts it as 0 so the others still make a value.
+fn composite_queries(
+    budget: f64,
+    components: &[crate::spec::Component],
+    period: Span,
+) -> (Vec<Value>, String) {
+    let mut queries = Vec::new();
+    let mut bad = Vec::new();
+    let mut total = Vec::new();
+    for (i, component) in components.iter().enumerate() {
+        let n = i + 1;
+        let (count, count_id, total_query) = match &component.indicator {
+            Measure::Ratio {
+                good,
+                bad: Some(bad),
+                total,
+            } if good.is_none() => (bad.clone(), format!("bad{n}"), total.clone()),
+            Measure::Ratio { good, total, .. } => (
+                good.clone().unwrap_or_else(|| total.clone()),
+                format!("good{n}"),
+                total.clone(),
+            ),
+            Measure::Threshold { metric, value, .. } => (
+                metric.with_stat(Stat::CountAtMost(*value)),
+                format!("good{n}"),
+                metric.with_stat(Stat::SampleCount),
+            ),
+            // The loader refuses both in a composite with Occurrences, the only budgeting
+            // composite alarms are made for.
+            Measure::Raw { .. } | Measure::Composite(_) => continue,
+        };
+        queries.push(metric_query(&count_id, &count, count.stat, period));
+        queries.push(metric_query(
+            &format!("total{n}"),
+            &total_query,
+            total_query.stat,
+            period,
+        ));
+        let events = format!("FILL(total{n}, 0)");
+        let bad_events = if count_id.starts_with("bad") {
+            format!("FILL({count_id}, 0)")
+        } else {
+            format!("({events} - FILL({count_id}, 0))")
+        };
+        bad.push(format!(
+            "{} * {bad_events}",
+            tidy(component.weight / component.budget())
+        ));
+        total.push(format!("{} * {events}", tidy(component.weight)));
+    }
+    let total = total.join(" + ");
+    queries.push(json!({
+        "id": "total",
+        "expression": total,
+        "label": "weighted events",
+        "return_data": false,
+    }));
+    let ratio = format!("{} * ({}) / ({total})", tidy(budget), bad.join(" + "));
+    (queries, ratio)
 }
 
 /// `queries` reading `slo`'s source account when its DataSource names one (`accountId`): a
@@ -252,6 +322,17 @@ fn window_alarm(
     let name = format!("slo-{}-{}-{lookback}", slo.name, tier_name(tier));
     let resource = identifier(&name);
     let burn_threshold = tidy(burn_threshold);
+    if matches!(slo.indicator, Measure::Composite(_))
+        && slo.budgeting != BudgetingMethod::Occurrences
+    {
+        return Err(GenerateError::Limit {
+            slo: slo.name.clone(),
+            message: format!(
+                "a composite SLO with {:?} budgeting: a CloudWatch alarm counts the bad slices of one series, not of several weighed together; alarms are made for composites with Occurrences (slo report and slo backtest evaluate it as it is)",
+                slo.budgeting
+            ),
+        });
+    }
     let alarm = match (slo.budgeting, slo.time_slice) {
         (BudgetingMethod::Timeslices, Some((slice, slice_target))) => {
             let limit = if slice < HOUR {
@@ -289,7 +370,7 @@ fn window_alarm(
                     };
                     (in_account(slo, vec![query]), comparison, *value)
                 }
-                Measure::Ratio { .. } | Measure::Raw { .. } => {
+                Measure::Ratio { .. } | Measure::Raw { .. } | Measure::Composite(_) => {
                     let (mut queries, ratio) = ratio_queries(slo, slice);
                     queries.push(expression(
                         "slice_errors",
@@ -776,6 +857,22 @@ spec:
         averaged.time_slice = Some((Span(60), None));
         let error = plan(&averaged).unwrap_err().to_string();
         assert!(error.contains("cannot average per-slice ratios"), "{error}");
+        let mut sliced = availability("");
+        sliced.indicator = Measure::Composite(vec![crate::spec::Component {
+            name: "answered".into(),
+            display_name: "answered".into(),
+            indicator: sliced.indicator.clone(),
+            target: sliced.target,
+            slice_target: Some(0.9),
+            weight: 1.0,
+        }]);
+        sliced.budgeting = BudgetingMethod::Timeslices;
+        sliced.time_slice = Some((Span(300), None));
+        let error = plan(&sliced).unwrap_err().to_string();
+        assert!(
+            error.contains("a composite SLO with Timeslices budgeting"),
+            "{error}"
+        );
     }
 
     #[test]

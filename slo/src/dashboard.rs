@@ -17,7 +17,7 @@ use crate::alarms::{self, GenerateError};
 use crate::duration::{HOUR, Span};
 use crate::math::Tier;
 use crate::report::dimension_of;
-use crate::spec::{BudgetingMethod, Slo};
+use crate::spec::{BudgetingMethod, Measure, Slo};
 
 const WIDTH: i64 = 24;
 /// The period of the burn-rate widgets: the shortest lookback of the alert rules.
@@ -151,9 +151,13 @@ fn slo_rows(layout: &mut Layout, slo: &Slo, plan: &alarms::SloAlarms) {
         .collect();
     // A minute without errors publishes no error datapoint: FILL keeps the line unbroken (the
     // ratio still has a gap where there is no traffic at all).
-    let ratio = match any_alarm.queries.iter().find(|q| q["id"] == "bad") {
-        Some(_) => "FILL(bad, 0) / total",
-        None => "(total - FILL(good, 0)) / total",
+    let ratio = if matches!(slo.indicator, Measure::Composite(_)) {
+        // Already filled, over the components' queries only.
+        alarms::ratio_queries(slo, HOUR).1
+    } else if any_alarm.queries.iter().any(|q| q["id"] == "bad") {
+        "FILL(bad, 0) / total".to_owned()
+    } else {
+        "(total - FILL(good, 0)) / total".to_owned()
     };
     let with = |extra: Vec<Value>| {
         let mut all = lines.clone();

@@ -14,13 +14,13 @@ use crate::duration::Span;
 use crate::lint::Catalogue;
 use crate::openslo::{
     self, AlertConditionSpec, AlertNotificationTargetSpec, AlertPolicySpec, Body, BudgetingMethod,
-    CloudWatchMetric, DataSourceSpec, Document, Item, Kind, Metadata, MetricSpec, SliSpec, SloSpec,
-    TimeWindow,
+    CloudWatchMetric, DataSourceSpec, Document, InlineSli, Item, Kind, Metadata, MetricSpec,
+    Objective, SliSpec, SloSpec, TimeWindow,
 };
 use crate::policy::{self, ANNOTATION_PREFIX, Condition, Policy, Severity, Target};
 use crate::rules;
 use crate::spec::{
-    Connection, Measure, Op, PROXY_VIEW, Problem, Query, Slo, Stat, Window, spec_files,
+    Component, Connection, Measure, Op, PROXY_VIEW, Problem, Query, Slo, Stat, Window, spec_files,
 };
 
 /// The type name of CloudWatch metric sources.
@@ -290,6 +290,10 @@ enum Unusable {
 }
 
 type Key = (Kind, String);
+
+/// An objective with what was read of it: target, time slice and slice target (`None` where
+/// invalid, already reported).
+type CheckedObjective<'o> = (&'o Objective, Option<f64>, Option<Span>, Option<f64>);
 
 struct Resolver<'d> {
     index: HashMap<Key, &'d Document>,
@@ -1093,6 +1097,8 @@ impl<'d> Resolver<'d> {
             }
             (_, _, true) => None,
         };
+        // A composite's indicators, objective by objective.
+        let mut component_slis: Vec<Result<ResolvedSli, Unusable>> = Vec::new();
         if composite {
             if spec.indicator.is_some() || spec.indicator_ref.is_some() {
                 self.push(
@@ -1103,20 +1109,30 @@ impl<'d> Resolver<'d> {
             }
             for (i, objective) in spec.objectives.iter().enumerate() {
                 let at = format!("spec.objectives[{i}]");
-                match (&objective.indicator, &objective.indicator_ref) {
+                let resolved = match (&objective.indicator, &objective.indicator_ref) {
                     (Some(inline), None) => {
-                        // Checked like any indicator; a source slo does not evaluate is fine.
-                        let _ = self.sli(document, &inline.spec, &format!("{at}.indicator.spec"));
+                        description_rule(
+                            &mut self.problems,
+                            document,
+                            inline.spec.description.as_ref(),
+                            &format!("{at}.indicator.spec.description"),
+                        );
+                        self.sli(document, &inline.spec, &format!("{at}.indicator.spec"))
                     }
-                    (None, Some(name)) => {
-                        let _ = self.lookup(document, &format!("{at}.indicatorRef"), Kind::Sli, name);
+                    (None, Some(name)) => self
+                        .lookup(document, &format!("{at}.indicatorRef"), Kind::Sli, name)
+                        .and_then(|_| self.slis.get(name).cloned())
+                        .unwrap_or(Err(Unusable::Invalid)),
+                    _ => {
+                        self.push(
+                            document,
+                            &at,
+                            "in a composite SLO every objective gives exactly one of indicator and indicatorRef",
+                        );
+                        Err(Unusable::Invalid)
                     }
-                    _ => self.push(
-                        document,
-                        &at,
-                        "in a composite SLO every objective gives exactly one of indicator and indicatorRef",
-                    ),
-                }
+                };
+                component_slis.push(resolved);
                 if let Some(weight) = objective.composite_weight
                     && !(weight.is_finite() && weight > 0.0)
                 {
@@ -1130,13 +1146,26 @@ impl<'d> Resolver<'d> {
         }
         let window = self.window(document, &spec.time_window);
         // From the document itself, so an SLI that is not evaluated is still checked whole.
-        let is_threshold = match (&spec.indicator, &spec.indicator_ref) {
+        let threshold_of = |inline: Option<&InlineSli>, name: Option<&String>| match (inline, name)
+        {
             (Some(inline), _) => inline.spec.threshold_metric.is_some(),
             (None, Some(name)) => self.index.get(&(Kind::Sli, name.clone())).is_some_and(
                 |d| matches!(&d.body, Body::Sli(sli) if sli.threshold_metric.is_some()),
             ),
             (None, None) => false,
         };
+        let is_threshold = threshold_of(spec.indicator.as_ref(), spec.indicator_ref.as_ref());
+        let thresholds: Vec<bool> = spec
+            .objectives
+            .iter()
+            .map(|o| {
+                if composite {
+                    threshold_of(o.indicator.as_ref(), o.indicator_ref.as_ref())
+                } else {
+                    is_threshold
+                }
+            })
+            .collect();
         if spec.objectives.is_empty() {
             self.push(
                 document,
@@ -1186,8 +1215,8 @@ impl<'d> Resolver<'d> {
                     None
                 }
             };
-            if !composite && !is_threshold && (objective.op.is_some() || objective.value.is_some())
-            {
+            let is_threshold = thresholds[i];
+            if !is_threshold && (objective.op.is_some() || objective.value.is_some()) {
                 self.push(
                     document,
                     &at,
@@ -1336,54 +1365,57 @@ impl<'d> Resolver<'d> {
             }
         }
         let name = document.metadata.name.clone();
+        let not_evaluated = |reason: String, unevaluated: &mut Vec<Unevaluated>| {
+            unevaluated.push(Unevaluated {
+                slo: name.clone(),
+                file: document.file.clone(),
+                reason,
+            });
+        };
         if composite {
-            if self.problems.len() == before {
-                unevaluated.push(Unevaluated {
-                    slo: name,
-                    file: document.file.clone(),
-                    reason: "composite SLO (objectives with their own indicators): validated, not evaluated yet".into(),
-                });
+            if self.problems.len() > before {
+                return;
             }
+            let mut resolved = Vec::new();
+            for sli in component_slis {
+                match sli {
+                    Ok(sli) => resolved.push(sli),
+                    Err(Unusable::NotEvaluated(reason)) => {
+                        return not_evaluated(reason, unevaluated);
+                    }
+                    Err(Unusable::Invalid) => return,
+                }
+            }
+            let Some(window) = window else { return };
+            self.composite(
+                document,
+                spec,
+                &objectives,
+                &resolved,
+                window,
+                policies,
+                slos,
+            );
             return;
         }
         let sli = match sli {
             Some(Ok(sli)) => sli,
             Some(Err(Unusable::NotEvaluated(reason))) => {
                 if self.problems.len() == before {
-                    unevaluated.push(Unevaluated {
-                        slo: name,
-                        file: document.file.clone(),
-                        reason,
-                    });
+                    not_evaluated(reason, unevaluated);
                 }
                 return;
             }
             _ => return,
         };
         let Some(window) = window else { return };
-        // Rules between the indicator and the budgeting method.
-        if let Indicator::Threshold(_) = &sli.indicator
-            && spec.budgeting_method == BudgetingMethod::Occurrences
-            && objectives
-                .first()
-                .and_then(|o| o.0.op)
-                .is_some_and(|op| op != Op::Lte)
-        {
-            self.push(
-                document,
-                "spec.objectives[0].op",
-                "with Occurrences, good events are the values <= value (CloudWatch's TC(:value)); use op: lte",
-            );
-        }
-        if let Indicator::Raw(..) = &sli.indicator
-            && spec.budgeting_method == BudgetingMethod::Occurrences
-        {
-            self.push(
-                document,
-                "spec.budgetingMethod",
-                "a raw ratio has no events to count: use RatioTimeslices (the mean of the ratio per slice) or Timeslices",
-            );
-        }
+        self.budgeting_rules(
+            document,
+            &sli.indicator,
+            objectives.first().and_then(|o| o.0.op),
+            spec.budgeting_method,
+            "spec.objectives[0]",
+        );
         if self.problems.len() > before {
             return;
         }
@@ -1391,29 +1423,9 @@ impl<'d> Resolver<'d> {
         let mut names = BTreeSet::new();
         for (i, (objective, target, slice, slice_target)) in objectives.into_iter().enumerate() {
             let Some(target) = target else { return };
-            let measure = match &sli.indicator {
-                Indicator::Ratio { good, bad, total } => Measure::Ratio {
-                    good: good.clone(),
-                    bad: bad.clone(),
-                    total: total.clone(),
-                },
-                Indicator::Threshold(metric) => Measure::Threshold {
-                    metric: metric.clone(),
-                    op: objective.op.unwrap_or(Op::Lte),
-                    value: objective.value.unwrap_or_default(),
-                },
-                Indicator::Raw(metric, kind) => Measure::Raw {
-                    metric: metric.clone(),
-                    kind: *kind,
-                },
-            };
+            let measure = measure(&sli.indicator, objective);
             let objective_name = if several {
-                let slug = objective
-                    .display_name
-                    .as_deref()
-                    .map(slug)
-                    .filter(|s| !s.is_empty());
-                format!("{name}-{}", slug.unwrap_or_else(|| (i + 1).to_string()))
+                format!("{name}-{}", objective_slug(objective, i))
             } else {
                 name.clone()
             };
@@ -1449,6 +1461,161 @@ impl<'d> Resolver<'d> {
             });
         }
     }
+    /// Rules between an objective's indicator and the budgeting method.
+    fn budgeting_rules(
+        &mut self,
+        document: &Document,
+        indicator: &Indicator,
+        op: Option<Op>,
+        budgeting: BudgetingMethod,
+        objective_at: &str,
+    ) {
+        if let Indicator::Threshold(_) = indicator
+            && budgeting == BudgetingMethod::Occurrences
+            && op.is_some_and(|op| op != Op::Lte)
+        {
+            self.push(
+                document,
+                &format!("{objective_at}.op"),
+                "with Occurrences, good events are the values <= value (CloudWatch's TC(:value)); use op: lte",
+            );
+        }
+        if let Indicator::Raw(..) = indicator
+            && budgeting == BudgetingMethod::Occurrences
+        {
+            self.push(
+                document,
+                "spec.budgetingMethod",
+                "a raw ratio has no events to count: use RatioTimeslices (the mean of the ratio per slice) or Timeslices",
+            );
+        }
+    }
+
+    /// A composite SLO (objectives with their own indicators, already resolved in
+    /// `slis`) as one SLO whose components are its objectives.
+    #[allow(clippy::too_many_arguments)]
+    fn composite(
+        &mut self,
+        document: &Document,
+        spec: &SloSpec,
+        objectives: &[CheckedObjective<'_>],
+        slis: &[ResolvedSli],
+        window: Window,
+        policies: Vec<Policy>,
+        slos: &mut Vec<Slo>,
+    ) {
+        let before = self.problems.len();
+        let mut names = BTreeSet::new();
+        let mut components = Vec::new();
+        let first_slice = objectives.first().and_then(|o| o.2);
+        for (i, ((objective, target, slice, slice_target), sli)) in
+            objectives.iter().zip(slis).enumerate()
+        {
+            let at = format!("spec.objectives[{i}]");
+            self.budgeting_rules(
+                document,
+                &sli.indicator,
+                objective.op,
+                spec.budgeting_method,
+                &at,
+            );
+            if sli.connection != slis[0].connection {
+                self.push(
+                    document,
+                    &at,
+                    "its indicator reads CloudWatch through another connection (region, role or account) than objective 0's: a composite is read through one",
+                );
+            }
+            if *slice != first_slice {
+                self.push(
+                    document,
+                    &format!("{at}.timeSliceWindow"),
+                    "the objectives of a composite SLO are sliced alike: give each the same timeSliceWindow",
+                );
+            }
+            let name = objective_slug(objective, i);
+            if !names.insert(name.clone()) {
+                self.push(
+                    document,
+                    &format!("{at}.displayName"),
+                    format!("two objectives make the component name {name:?}"),
+                );
+            }
+            let Some(target) = *target else { continue };
+            components.push(Component {
+                display_name: objective
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| name.clone()),
+                name,
+                indicator: measure(&sli.indicator, objective),
+                target,
+                slice_target: *slice_target,
+                weight: objective.composite_weight.unwrap_or(1.0),
+            });
+        }
+        if self.problems.len() > before || components.len() != objectives.len() {
+            return;
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let mean_weight =
+            components.iter().map(|c| c.weight).sum::<f64>() / components.len() as f64;
+        for component in &mut components {
+            component.weight /= mean_weight;
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let target =
+            components.iter().map(|c| c.weight * c.target).sum::<f64>() / components.len() as f64;
+        let name = document.metadata.name.clone();
+        slos.push(Slo {
+            display_name: document
+                .metadata
+                .display_name
+                .clone()
+                .unwrap_or_else(|| name.clone()),
+            name,
+            rationale: document.metadata.annotations.get("rationale").cloned(),
+            file: document.file.clone(),
+            indicator: Measure::Composite(components),
+            connection: slis[0].connection.clone(),
+            policies,
+            window,
+            budgeting: spec.budgeting_method,
+            target,
+            time_slice: first_slice.map(|slice| (slice, None)),
+            proxy_view: document.metadata.annotations.get(PROXY_VIEW).cloned(),
+        });
+    }
+}
+
+/// What an indicator measures for one objective (its `op` and `value` for a threshold).
+fn measure(indicator: &Indicator, objective: &Objective) -> Measure {
+    match indicator {
+        Indicator::Ratio { good, bad, total } => Measure::Ratio {
+            good: good.clone(),
+            bad: bad.clone(),
+            total: total.clone(),
+        },
+        Indicator::Threshold(metric) => Measure::Threshold {
+            metric: metric.clone(),
+            op: objective.op.unwrap_or(Op::Lte),
+            value: objective.value.unwrap_or_default(),
+        },
+        Indicator::Raw(metric, kind) => Measure::Raw {
+            metric: metric.clone(),
+            kind: *kind,
+        },
+    }
+}
+
+/// An objective's name among its SLO's: its display name's slug, else its position from 1.
+fn objective_slug(objective: &Objective, i: usize) -> String {
+    objective
+        .display_name
+        .as_deref()
+        .map(slug)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| (i + 1).to_string())
 }
 
 /// An objective's display name as a name suffix: lowercase alphanumerics and single dashes.
@@ -1813,7 +1980,8 @@ spec:
                 "checkout-availability-most-requests",
                 "checkout-availability-nearly-all-requests",
                 "checkout-latency",
-                "stored-ratio"
+                "stored-ratio",
+                "checkout-composite"
             ]
         );
         for kind in Kind::ALL {
@@ -1827,13 +1995,30 @@ spec:
             .iter()
             .map(|u| (u.slo.as_str(), u.reason.as_str()))
             .collect();
-        assert_eq!(unevaluated.len(), 2, "{unevaluated:?}");
+        assert_eq!(unevaluated.len(), 1, "{unevaluated:?}");
         assert!(unevaluated[0].0 == "from-prometheus" && unevaluated[0].1.contains("Prometheus"));
-        assert!(unevaluated[1].0 == "checkout-composite" && unevaluated[1].1.contains("composite"));
 
-        let [most, nearly, latency, stored] = loaded.slos.as_slice() else {
+        let [most, nearly, latency, stored, composite] = loaded.slos.as_slice() else {
             unreachable!()
         };
+        // A composite: one SLO whose components are its objectives, weights averaging 1.
+        let Measure::Composite(components) = &composite.indicator else {
+            panic!("{composite:?}")
+        };
+        let parts: Vec<(&str, f64, f64)> = components
+            .iter()
+            .map(|c| (c.name.as_str(), c.weight, c.target))
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                ("availability", 4.0 / 3.0, 0.99),
+                ("also-availability", 2.0 / 3.0, 0.9)
+            ]
+        );
+        assert!((composite.target - (4.0 / 3.0 * 0.99 + 2.0 / 3.0 * 0.9) / 2.0).abs() < 1e-12);
+        assert_eq!(composite.connection, most.connection);
+        assert_eq!(composite.policies.len(), 4);
         // Each objective is its own SLO with its own target; targetPercent is a percentage.
         assert_eq!(most.target, 0.99);
         assert!((nearly.target - 0.999).abs() < 1e-12);
@@ -2272,6 +2457,74 @@ spec:
             "unknown field",
         );
         assert_eq!(problems.len(), 1, "{problems:#?}");
+    }
+
+    #[test]
+    fn a_composite_is_refused_where_its_objectives_cannot_be_weighed_together() {
+        let slos = "c-slos.yaml";
+        let first = "      indicatorRef: checkout-errors\n      compositeWeight: 2";
+        names(
+            &refused(
+                slos,
+                first,
+                &format!("{first}\n      op: lte\n      value: 1"),
+            ),
+            "checkout-composite: spec.objectives[0]",
+            "op and value are for thresholdMetric indicators only",
+        );
+        names(
+            &refused(
+                slos,
+                "displayName: also availability",
+                "displayName: Availability",
+            ),
+            "checkout-composite: spec.objectives[1].displayName",
+            "two objectives make the component name \"availability\"",
+        );
+        names(
+            &refused(slos, "compositeWeight: 2", "compositeWeight: 0"),
+            "checkout-composite: spec.objectives[0].compositeWeight",
+            "a weight above 0",
+        );
+        // The second objective's inline indicator reads the default connection, the first
+        // the DataSource's account.
+        let other_account = "      indicator:
+        spec:
+          ratioMetric:
+            counter: true
+            bad:
+              metricSource:
+                type: CloudWatch
+                spec: {namespace: Shop, metricName: Errors, stat: Sum}
+            total:
+              metricSource:
+                type: CloudWatch
+                spec: {namespace: Shop, metricName: Requests, stat: Sum}";
+        let second = "      target: 0.9\n      indicatorRef: checkout-errors";
+        names(
+            &refused(slos, second, &format!("      target: 0.9\n{other_account}")),
+            "checkout-composite: spec.objectives[1]",
+            "another connection",
+        );
+        let objectives = "  budgetingMethod: Occurrences
+  objectives:
+    - displayName: availability
+      target: 0.99
+      indicatorRef: checkout-errors
+      compositeWeight: 2
+    - displayName: also availability
+      target: 0.9
+      indicatorRef: checkout-errors
+";
+        let sliced = objectives.replace("Occurrences", "Timeslices").replace(
+            "compositeWeight: 2\n",
+            "compositeWeight: 2\n      timeSliceWindow: 1m\n      timeSliceTarget: 0.9\n",
+        ) + "      timeSliceWindow: 5m\n      timeSliceTarget: 0.9\n";
+        names(
+            &refused(slos, objectives, &sliced),
+            "checkout-composite: spec.objectives[1].timeSliceWindow",
+            "sliced alike",
+        );
     }
 
     #[test]

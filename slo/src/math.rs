@@ -25,6 +25,19 @@
 //! - **Raw ratios** (OpenSLO `raw`): the stored ratio's `Average` per slice is the slice's
 //!   ratio (of successes; 1 − it for `rawType: failure`), then as RatioTimeslices (or, with
 //!   Timeslices, a slice is good when that ratio meets `timeSliceTarget`).
+//! - **Composite SLOs** (OpenSLO objectives with their own indicators and `compositeWeight`):
+//!   component i has target tᵢ, budget bᵢ = 1 − tᵢ and weight wᵢ (default 1, scaled so the
+//!   weights average 1). The composite's target is the weighted mean Σwᵢtᵢ / Σwᵢ, its budget
+//!   B = 1 − that. Per period its events are total = Σ wᵢ·totalᵢ and bad = Σ wᵢ·badᵢ·B/bᵢ:
+//!   each event counts its component's weight, and a bad event spends the composite's budget
+//!   as it spends its own component's. So the burn rate over any lookback is
+//!   Σ (wᵢ/bᵢ)·badᵢ / Σ wᵢ·totalᵢ (B cancels): with one component, exactly that component's;
+//!   with equal targets, the weighted error ratio over the budget. The composite's budget is
+//!   spent when its components' weighted budget spend, Σ wᵢ·badᵢ/bᵢ, reaches its weighted
+//!   traffic Σ wᵢ·totalᵢ. Its SLI is 1 − bad/total of those events, at least 0 (a component
+//!   with a tighter budget than B can spend more than its own events). Like any ratio of sums
+//!   it weighs components by traffic as well as by weight: a weight evens out a quiet but
+//!   important component. Time slices combine slice by slice the same way.
 //! - **Alert conditions** ([`crate::policy`]): a burn-rate condition holds at a minute when the
 //!   burn rates over its lookback and its short window both pass `op threshold` and the lookback
 //!   has at least `minEvents` events (Timeslices: every slice counts); it fires once it has held
@@ -75,6 +88,24 @@ impl std::ops::Add for Events {
 impl std::iter::Sum for Events {
     fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
         iter.fold(Self::default(), |a, b| a + b)
+    }
+}
+
+/// A composite SLO's events in one period, from each component's events in it with the
+/// component's weight and budget, against the composite's `budget` (see the module docs).
+pub fn composite(parts: impl IntoIterator<Item = (Events, f64, f64)>, budget: f64) -> Events {
+    let (total, bad) =
+        parts
+            .into_iter()
+            .fold((0.0, 0.0), |(total, bad), (events, weight, own_budget)| {
+                (
+                    total + weight * events.total,
+                    bad + weight * events.bad() * budget / own_budget,
+                )
+            });
+    Events {
+        good: total - bad,
+        total,
     }
 }
 
@@ -265,6 +296,40 @@ mod tests {
             projected_remaining(0.5, 0.5, Span(27 * 86_400), Span(28 * 86_400)),
             1.0 - 0.5 / 28.0 - 0.5 * 27.0 / 28.0
         ));
+    }
+
+    #[test]
+    fn a_composite_weighs_each_bad_event_by_its_components_weight_and_budget() {
+        let events = |good: f64, total: f64| Events { good, total };
+        // Two components with the same target: the weighted error ratio.
+        let same = composite(
+            [
+                (events(990.0, 1000.0), 1.5, 0.01),
+                (events(95.0, 100.0), 0.5, 0.01),
+            ],
+            0.01,
+        );
+        assert!(close(same.total, 1550.0));
+        assert!(close(same.bad(), 1.5 * 10.0 + 0.5 * 5.0));
+        // 99.9 % and 99 % (weights 1 and 1: B = 0.0055): one bad event of the first spends
+        // 5.5 composite events, one of the second 0.55.
+        let mixed = composite(
+            [
+                (events(999.0, 1000.0), 1.0, 0.001),
+                (events(990.0, 1000.0), 1.0, 0.01),
+            ],
+            0.0055,
+        );
+        assert!(close(mixed.bad(), 5.5 + 5.5));
+        // Each component burns at exactly 1: so does the composite.
+        assert!(close(mixed.burn_rate(0.0055).unwrap(), 1.0));
+        // One component alone is that component.
+        let alone = composite([(events(98.0, 100.0), 1.0, 0.01)], 0.01);
+        assert!(close(alone.good, 98.0) && close(alone.total, 100.0));
+        assert_eq!(
+            composite([(Events::default(), 1.0, 0.01)], 0.01),
+            Events::default()
+        );
     }
 
     #[test]

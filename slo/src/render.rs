@@ -91,7 +91,32 @@ fn rows(r: &SloReport) -> Vec<(String, String)> {
         ),
         ("projected budget left", pct(r.projected_remaining)),
     ];
-    rows.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    let mut rows: Vec<(String, String)> =
+        rows.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    // A composite's components, so the one spending the budget shows.
+    for c in &r.components {
+        let one_hour = c
+            .report
+            .burn_rates
+            .iter()
+            .find(|b| b.lookback == crate::duration::HOUR.to_string());
+        rows.push((
+            format!(
+                "component {} (weight {})",
+                c.report.name,
+                rate(Some(c.weight))
+            ),
+            format!(
+                "SLI {} ({}) against {}, budget consumed {}, 1h burn rate {}",
+                pct(c.report.sli),
+                status(&c.report),
+                pct(Some(c.report.target)),
+                pct(c.report.budget.consumed),
+                rate(one_hour.and_then(|b| b.rate))
+            ),
+        ));
+    }
+    rows
 }
 
 /// Rows of an edge SLO beside its proxy view.

@@ -40,6 +40,18 @@ pub struct SloReport {
     /// bad events (or slices) spent so far against the window's whole budget.
     #[serde(skip)]
     pub burn_down: Vec<(i64, f64)>,
+    /// A composite SLO's components, each evaluated as an SLO of its own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<ComponentReport>,
+}
+
+/// One component of a composite SLO.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentReport {
+    /// Scaled so the components' weights average 1.
+    pub weight: f64,
+    #[serde(flatten)]
+    pub report: SloReport,
 }
 
 /// At most this many points per burn-down line.
@@ -169,15 +181,58 @@ fn window_bounds(slo: &Slo, options: &Options) -> (i64, i64, Option<Span>, Span)
     }
 }
 
-/// Good and total per period, from the source.
+/// Good and total per period, from the source. With Timeslices a slice without events failed
+/// nothing and counts as good, once the periods from `judged_from` on have any events at all
+/// (a window without any stays undefined, never 100 %).
 fn events_per_period(
     slo: &Slo,
     source: &mut dyn Source,
-    start: i64,
-    end: i64,
+    (start, end): (i64, i64),
     period: Span,
+    judged_from: usize,
+) -> Result<Vec<Events>, SourceError> {
+    let mut events = measured_events(slo, source, (start, end), period, judged_from)?;
+    if slo.budgeting == BudgetingMethod::Timeslices
+        && !matches!(slo.indicator, Measure::Composite(_))
+        && events
+            .get(judged_from..)
+            .is_some_and(|slices| slices.iter().any(|s| s.total > 0.0))
+    {
+        for slice in events.iter_mut().filter(|s| s.total == 0.0) {
+            *slice = Events {
+                good: 1.0,
+                total: 1.0,
+            };
+        }
+    }
+    Ok(events)
+}
+
+/// [`events_per_period`] before empty time slices are judged.
+fn measured_events(
+    slo: &Slo,
+    source: &mut dyn Source,
+    (start, end): (i64, i64),
+    period: Span,
+    judged_from: usize,
 ) -> Result<Vec<Events>, SourceError> {
     match (&slo.indicator, slo.budgeting) {
+        // Each component's slices are judged on their own, then combined.
+        (Measure::Composite(_), _) => {
+            let mut combined: Vec<Vec<(Events, f64, f64)>> = Vec::new();
+            for (component, weight) in slo.components() {
+                let events =
+                    events_per_period(&component, source, (start, end), period, judged_from)?;
+                combined.resize_with(events.len().max(combined.len()), Vec::new);
+                for (slot, events) in combined.iter_mut().zip(events) {
+                    slot.push((events, weight, component.budget()));
+                }
+            }
+            Ok(combined
+                .into_iter()
+                .map(|parts| math::composite(parts, slo.budget()))
+                .collect())
+        }
         (Measure::Ratio { good, bad, total }, BudgetingMethod::Occurrences) => {
             let counted = good.as_ref().or(bad.as_ref()).unwrap_or(total);
             let values = source.fetch(&[counted.clone(), total.clone()], start, end, period)?;
@@ -276,7 +331,7 @@ fn slice_ratios(
                 .collect())
         }
         _ => Ok(
-            events_per_period(&slo.as_occurrences(), source, start, end, period)?
+            events_per_period(&slo.as_occurrences(), source, (start, end), period, 0)?
                 .into_iter()
                 .map(Events::ratio)
                 .collect(),
@@ -321,9 +376,7 @@ fn no_data_reason(slo: &Slo, source: &dyn Source) -> Option<String> {
 }
 
 /// The SLO's events per period over `[start, end)` (whole periods from `start`), or why there
-/// are none. With Timeslices a slice without events failed nothing and counts as good, once
-/// the periods from `judged_from` on have any events at all (a window without any stays
-/// undefined, never 100 %).
+/// are none; time slices are judged from `judged_from` on (see [`events_per_period`]).
 pub(crate) fn series(
     slo: &Slo,
     source: &mut dyn Source,
@@ -334,19 +387,7 @@ pub(crate) fn series(
     if let Some(reason) = no_data_reason(slo, source) {
         return Ok(Err(reason));
     }
-    let mut events = events_per_period(slo, source, start, end, period)?;
-    if slo.budgeting == BudgetingMethod::Timeslices
-        && events
-            .get(judged_from..)
-            .is_some_and(|slices| slices.iter().any(|s| s.total > 0.0))
-    {
-        for slice in events.iter_mut().filter(|s| s.total == 0.0) {
-            *slice = Events {
-                good: 1.0,
-                total: 1.0,
-            };
-        }
-    }
+    let events = events_per_period(slo, source, (start, end), period, judged_from)?;
     Ok(Ok(Series {
         start_ms: start,
         period,
@@ -415,6 +456,7 @@ pub fn evaluate(
                 time_to_exhaustion: None,
                 projected_remaining: None,
                 burn_down: Vec::new(),
+                components: Vec::new(),
             });
         }
     };
@@ -466,7 +508,8 @@ pub fn evaluate(
         }
         _ => None,
     };
-    let sli = events.ratio();
+    // A composite's bad events can outweigh its events (see crate::math).
+    let sli = events.ratio().map(|sli| sli.max(0.0));
     let status = match sli {
         None => Status::NoData,
         Some(_) if events.total < options.min_events => Status::TooFewEvents,
@@ -490,6 +533,16 @@ pub fn evaluate(
         time_to_exhaustion,
         projected_remaining,
         burn_down,
+        components: slo
+            .components()
+            .iter()
+            .map(|(component, weight)| {
+                evaluate(component, source, options).map(|report| ComponentReport {
+                    weight: *weight,
+                    report,
+                })
+            })
+            .collect::<Result<_, _>>()?,
     })
 }
 

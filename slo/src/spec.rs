@@ -154,6 +154,31 @@ pub enum Measure {
     /// A ratio stored as a metric (OpenSLO `raw`): of successes or of failures. Each period
     /// with data weighs the same (its `Average`), as there are no events to count.
     Raw { metric: Query, kind: RawType },
+    /// A composite SLO (OpenSLO objectives with their own indicators): the components' events
+    /// combined per period, each bad event weighed by its component's weight and budget (see
+    /// [`crate::math`]). Components are never composite themselves.
+    Composite(Vec<Component>),
+}
+
+/// One objective of a composite SLO.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Component {
+    /// The objective's display name as a name (or its position, from 1).
+    pub name: String,
+    pub display_name: String,
+    pub indicator: Measure,
+    pub target: f64,
+    /// Timeslices over a ratio: the share of good events that makes a slice good.
+    pub slice_target: Option<f64>,
+    /// `compositeWeight`, scaled so that the components' weights average 1: weights only
+    /// matter relative to each other, and so weighted event counts stay near real ones.
+    pub weight: f64,
+}
+
+impl Component {
+    pub fn budget(&self) -> f64 {
+        1.0 - self.target
+    }
 }
 
 impl Measure {
@@ -164,6 +189,10 @@ impl Measure {
                 good.iter().chain(bad.iter()).chain([total]).collect()
             }
             Self::Threshold { metric, .. } | Self::Raw { metric, .. } => vec![metric],
+            Self::Composite(components) => components
+                .iter()
+                .flat_map(|c| c.indicator.queries())
+                .collect(),
         }
     }
 
@@ -177,6 +206,10 @@ impl Measure {
                 .chain([total])
                 .collect(),
             Self::Threshold { metric, .. } | Self::Raw { metric, .. } => vec![metric],
+            Self::Composite(components) => components
+                .iter_mut()
+                .flat_map(|c| c.indicator.queries_mut())
+                .collect(),
         }
     }
 }
@@ -252,6 +285,31 @@ impl Slo {
     /// The error budget as a fraction: 1 − target.
     pub fn budget(&self) -> f64 {
         1.0 - self.target
+    }
+
+    /// The components of a composite SLO, each as an SLO of its own over the same window and
+    /// budgeting (named `<slo>/<component>`, without alert policies: only the composite
+    /// alerts); nothing for other SLOs.
+    pub fn components(&self) -> Vec<(Slo, f64)> {
+        let Measure::Composite(components) = &self.indicator else {
+            return Vec::new();
+        };
+        components
+            .iter()
+            .map(|c| {
+                let slo = Slo {
+                    name: format!("{}/{}", self.name, c.name),
+                    display_name: format!("{}: {}", self.display_name, c.display_name),
+                    indicator: c.indicator.clone(),
+                    policies: Vec::new(),
+                    target: c.target,
+                    time_slice: self.time_slice.map(|(slice, _)| (slice, c.slice_target)),
+                    proxy_view: None,
+                    ..self.clone()
+                };
+                (slo, c.weight)
+            })
+            .collect()
     }
 }
 

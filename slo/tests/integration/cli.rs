@@ -704,3 +704,179 @@ fn a_backtest_replays_the_logs_through_the_policies_and_gates_on_pages() {
         "{table}"
     );
 }
+
+/// A composite SLO from documents that use references: availability (an `SLI` document,
+/// weight 3) and warm latency (inline, weight 1) of the proxy.
+const COMPOSITE: &str = "\
+apiVersion: openslo/v1
+kind: SLI
+metadata:
+  name: proxy-non-5xx
+spec:
+  ratioMetric:
+    counter: true
+    bad:
+      metricSource:
+        type: CloudWatch
+        spec: {namespace: MlInference, metricName: ServerErrors, stat: Sum,
+               dimensions: [{name: Service, value: proxy}, {name: Endpoint, value: mobilenet}]}
+    total:
+      metricSource:
+        type: CloudWatch
+        spec: {namespace: MlInference, metricName: Requests, stat: Sum,
+               dimensions: [{name: Service, value: proxy}, {name: Endpoint, value: mobilenet}]}
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: predict-journey
+  displayName: Predict journey
+spec:
+  service: ml-inference
+  timeWindow:
+    - duration: 28d
+      isRolling: true
+  budgetingMethod: Occurrences
+  objectives:
+    - displayName: answered
+      target: 0.995
+      indicatorRef: proxy-non-5xx
+      compositeWeight: 3
+    - displayName: fast
+      target: 0.99
+      op: lte
+      value: 300
+      indicator:
+        metadata:
+          name: proxy-warm-latency
+        spec:
+          thresholdMetric:
+            metricSource:
+              type: CloudWatch
+              spec: {namespace: MlInference, metricName: Latency, stat: p99,
+                     dimensions: [{name: Service, value: proxy}, {name: Endpoint, value: mobilenet},
+                                  {name: StartType, value: warm}]}
+";
+
+#[test]
+fn a_composite_slo_weighs_its_objectives_in_the_report_the_alarms_and_the_backtest() {
+    let dir = temp_dir("composite");
+    let specs = dir.join("specs");
+    std::fs::create_dir_all(&specs).unwrap();
+    std::fs::copy(
+        project_specs().join("service.yaml"),
+        specs.join("service.yaml"),
+    )
+    .unwrap();
+    std::fs::write(specs.join("journey.yaml"), COMPOSITE).unwrap();
+    std::fs::write(dir.join("proxy.log"), synthetic_logs()).unwrap();
+    let out = slo(&[
+        "report",
+        "--spec",
+        specs.to_str().unwrap(),
+        "--logs",
+        dir.join("proxy.log").to_str().unwrap(),
+        "--at",
+        AT,
+        "--format",
+        "json",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(out.status.code(), Some(0), "{stderr} {report}");
+    let journey = slo_named(&report, "predict-journey");
+    // Weights 3 and 1 average 1 as 1.5 and 0.5; the target is their mean of 99.5 % and 99 %.
+    assert!(close(&journey["target"], 0.99375), "{journey}");
+    let components = journey["components"].as_array().unwrap();
+    assert_eq!(components[0]["name"], "predict-journey/answered");
+    assert!(close(&components[0]["weight"], 1.5));
+    assert_eq!(
+        components[0]["events"],
+        json!({"good": 994.0, "total": 1000.0})
+    );
+    assert!(close(&components[1]["weight"], 0.5));
+    assert_eq!(
+        components[1]["events"],
+        json!({"good": 979.0, "total": 999.0})
+    );
+    // Weighted events 1.5 × 1000 + 0.5 × 999; bad ones 1.5 × 6 × B / 0.005 + 0.5 × 20 × B / 0.01
+    // with B = 0.00625: 11.25 + 6.25.
+    assert!(close(&journey["events"]["total"], 1999.5));
+    assert!(close(&journey["events"]["good"], 1999.5 - 17.5));
+    assert_eq!(journey["status"], "breached");
+    // Burn rate = Σ (w/b)·bad / Σ w·total: the last hour has 100 requests of each, the 6
+    // errors and none of the slow ones: 1.5 / 0.005 × 6 / 200 = 9.
+    assert!(close(&burn_rate(journey, "1h"), 9.0));
+    assert!(close(&burn_rate(journey, "6h"), 1800.0 / 1200.0));
+    assert!(close(&burn_rate(journey, "3d"), 2800.0 / 1999.5));
+    assert!(close(&journey["budget"]["consumed"], 2800.0 / 1999.5));
+    // The 3-day ticket (0.93 for 28 days) and its 6-hour short window (1.5) both pass.
+    assert_eq!(journey["firing"], "ticket");
+    let out = slo(&[
+        "report",
+        "--spec",
+        specs.to_str().unwrap(),
+        "--logs",
+        dir.join("proxy.log").to_str().unwrap(),
+        "--at",
+        AT,
+    ]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("component predict-journey/fast (weight 0.50)")
+            && table.contains("SLI 97.998% (BREACHED) against 99.000%, budget consumed 200.200%"),
+        "{table}"
+    );
+
+    // The alarms compute the same burn rate in metric math.
+    let out = slo(&["generate", "alarms", "--spec", specs.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alarms: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let page = &alarms["resource"]["aws_cloudwatch_metric_alarm"]["slo_predict_journey_page_1h"];
+    let queries = page["metric_query"].as_array().unwrap();
+    let ids: Vec<&str> = queries.iter().map(|q| q["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["bad1", "total1", "good2", "total2", "total", "burn"]);
+    assert_eq!(
+        queries[4]["expression"],
+        "1.5 * FILL(total1, 0) + 0.5 * FILL(total2, 0)"
+    );
+    assert_eq!(
+        queries[5]["expression"],
+        "IF(total >= 10, (0.00625 * (300 * FILL(bad1, 0) + 50 * (FILL(total2, 0) - FILL(good2, 0))) / (1.5 * FILL(total1, 0) + 0.5 * FILL(total2, 0))) / 0.00625, 0)"
+    );
+    assert_eq!(queries[2]["metric"]["stat"], "TC(:300)");
+    assert_eq!(page["threshold"], 13.44);
+    // The dashboard's SLI line is the same error ratio, per hour.
+    let out = slo(&["generate", "dashboard", "--spec", specs.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let dashboard = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        dashboard.contains(
+            "100 * (1 - 0.00625 * (300 * FILL(bad1, 0) + 50 * (FILL(total2, 0) - FILL(good2, 0))) / (1.5 * FILL(total1, 0) + 0.5 * FILL(total2, 0)))"
+        ),
+        "{dashboard}"
+    );
+
+    // The backtest pages on the composite as on its busy component alone: the latency
+    // component has no traffic in these logs.
+    let (logs, outage_ms) = outage_logs();
+    std::fs::write(dir.join("outage.log"), logs).unwrap();
+    let out = slo(&[
+        "backtest",
+        "--spec",
+        specs.to_str().unwrap(),
+        "--logs",
+        dir.join("outage.log").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let replay: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let journey = &replay["slos"][0];
+    assert_eq!(journey["name"], "predict-journey", "{replay}");
+    assert_eq!(journey["pages"][0]["start_ms"], outage_ms + 5 * 60_000);
+}
