@@ -143,6 +143,30 @@ fn metric_query(id: &str, query: &Query, stat: Stat, period: Span) -> Value {
     })
 }
 
+/// [`metric_query`], or for a metric-math query its metrics (ids `<id>_<metric id>`) and the
+/// expression itself under `id`, none of them returning data.
+fn metric_queries(id: &str, query: &Query, stat: Stat, period: Span) -> Vec<Value> {
+    let Some(math) = &query.math else {
+        return vec![metric_query(id, query, stat, period)];
+    };
+    let inner = |metric: &str| format!("{id}_{metric}");
+    let mut queries: Vec<Value> = math
+        .metrics
+        .iter()
+        .map(|(metric, q)| metric_query(&inner(metric), q, q.stat, period))
+        .collect();
+    // The loader read every id of the expression, so renaming cannot fail.
+    let expression = crate::expression::rename(&math.expression, inner)
+        .unwrap_or_else(|_| math.expression.clone());
+    queries.push(json!({
+        "id": id,
+        "expression": expression,
+        "label": id,
+        "return_data": false,
+    }));
+    queries
+}
+
 fn expression(id: &str, expression: String, label: String) -> Value {
     json!({ "id": id, "expression": expression, "label": label, "return_data": true })
 }
@@ -162,14 +186,14 @@ pub(crate) fn ratio_queries(slo: &Slo, period: Span) -> (Vec<Value>, String) {
         Measure::Ratio { good, bad, total } => {
             let mut queries = Vec::new();
             let ratio = if let Some(bad) = bad {
-                queries.push(metric_query("bad", bad, bad.stat, period));
+                queries.extend(metric_queries("bad", bad, bad.stat, period));
                 "bad / total"
             } else {
                 let good = good.as_ref().unwrap_or(total);
-                queries.push(metric_query("good", good, good.stat, period));
+                queries.extend(metric_queries("good", good, good.stat, period));
                 "(total - good) / total"
             };
-            queries.push(metric_query("total", total, total.stat, period));
+            queries.extend(metric_queries("total", total, total.stat, period));
             (queries, ratio.to_owned())
         }
         Measure::Threshold { metric, value, .. } => (
@@ -218,8 +242,8 @@ fn composite_queries(
             // composite alarms are made for.
             Measure::Raw { .. } | Measure::Composite(_) => continue,
         };
-        queries.push(metric_query(&count_id, &count, count.stat, period));
-        queries.push(metric_query(
+        queries.extend(metric_queries(&count_id, &count, count.stat, period));
+        queries.extend(metric_queries(
             &format!("total{n}"),
             &total_query,
             total_query.stat,

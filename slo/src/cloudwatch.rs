@@ -13,6 +13,9 @@
 //!   datapoint stamped before the window's start into its first bucket.
 //! - Throttling is retried by the SDK's standard retry mode with exponential backoff.
 //! - [`CloudWatch::prefetch`] takes every request a report will make, so all SLOs share calls.
+//! - A metric-math count is sent as its expression (id `q<n>`) and its metrics (ids
+//!   `q<n>_<id>`, returning no data), all within the 500 entries of a call; its values are
+//!   moved between buckets like a count's, which is exact for sums and differences of counts.
 //!
 //! `aws-sdk-cloudwatch` is pinned to 1.99, the last release speaking the Query protocol, which
 //! CloudWatch still serves; later releases speak Smithy RPC v2 CBOR, which the `moto` test
@@ -104,13 +107,23 @@ pub struct Call {
 }
 
 impl Call {
-    /// Datapoints this call may return.
+    /// Datapoints this call may return (an expression's metrics counted as well).
     pub fn datapoints(&self) -> usize {
         self.queries
             .iter()
-            .map(|(_, period)| datapoints(self.start_ms, self.end_ms, *period))
+            .map(|(query, period)| sent(query) * datapoints(self.start_ms, self.end_ms, *period))
             .sum()
     }
+
+    /// `MetricDataQuery` entries this call sends.
+    pub fn sent(&self) -> usize {
+        self.queries.iter().map(|(query, _)| sent(query)).sum()
+    }
+}
+
+/// `MetricDataQuery` entries `query` takes: one, or an expression and its metrics.
+fn sent(query: &Query) -> usize {
+    query.math.as_ref().map_or(1, |math| 1 + math.metrics.len())
 }
 
 fn datapoints(start_ms: i64, end_ms: i64, period: Span) -> usize {
@@ -178,9 +191,9 @@ pub fn plan(requests: &[Request], now_ms: i64) -> Result<Vec<Call>, SourceError>
         });
         let mut packed: Vec<Call> = Vec::new();
         for entry in group.queries {
-            let points = datapoints(group.start_ms, group.end_ms, entry.1);
+            let points = sent(&entry.0) * datapoints(group.start_ms, group.end_ms, entry.1);
             let fits = packed.iter_mut().find(|call| {
-                call.queries.len() < MAX_QUERIES_PER_CALL
+                call.sent() + sent(&entry.0) <= MAX_QUERIES_PER_CALL
                     && call.datapoints() + points <= MAX_DATAPOINTS_PER_CALL
             });
             match fits {
@@ -202,11 +215,51 @@ fn additive(stat: Stat) -> bool {
     matches!(stat, Stat::Sum | Stat::SampleCount | Stat::CountAtMost(_))
 }
 
-/// The `MetricDataQuery` for `query`, with id `q<index>`; from the source account `account`
-/// when given (a monitoring account reading another account's metrics through CloudWatch
-/// cross-account observability).
-pub fn metric_data_query(
+/// The `MetricDataQuery` entries for `query`, the one returning data with id `q<index>`: the
+/// metric itself, or an expression (its ids renamed `q<index>_<id>`) and its metrics, which
+/// return no data of their own.
+pub fn metric_data_queries(
     index: usize,
+    query: &Query,
+    period: Span,
+    account: Option<&str>,
+) -> Vec<MetricDataQuery> {
+    let Some(math) = &query.math else {
+        return vec![metric_data_query(
+            &format!("q{index}"),
+            query,
+            period,
+            account,
+        )];
+    };
+    let inner = |id: &str| format!("q{index}_{id}");
+    let mut queries: Vec<MetricDataQuery> = math
+        .metrics
+        .iter()
+        .map(|(id, metric)| {
+            let mut query = metric_data_query(&inner(id), metric, period, account);
+            query.return_data = Some(false);
+            query
+        })
+        .collect();
+    // The loader read every id of the expression, so renaming cannot fail.
+    let expression = crate::expression::rename(&math.expression, inner)
+        .unwrap_or_else(|_| math.expression.clone());
+    queries.push(
+        MetricDataQuery::builder()
+            .id(format!("q{index}"))
+            .expression(expression)
+            .return_data(true)
+            .build(),
+    );
+    queries
+}
+
+/// The `MetricDataQuery` of one metric; from the source account `account` when given (a
+/// monitoring account reading another account's metrics through CloudWatch cross-account
+/// observability).
+fn metric_data_query(
+    id: &str,
     query: &Query,
     period: Span,
     account: Option<&str>,
@@ -223,7 +276,7 @@ pub fn metric_data_query(
         .stat(query.stat.cloudwatch())
         .build();
     MetricDataQuery::builder()
-        .id(format!("q{index}"))
+        .id(id)
         .metric_stat(stat)
         .set_account_id(account.map(str::to_owned))
         .return_data(true)
@@ -348,7 +401,9 @@ impl CloudWatch {
             .queries
             .iter()
             .enumerate()
-            .map(|(i, (q, period))| metric_data_query(i, q, *period, self.account_id.as_deref()))
+            .flat_map(|(i, (q, period))| {
+                metric_data_queries(i, q, *period, self.account_id.as_deref())
+            })
             .collect::<Vec<_>>();
         let mut values: Vec<Vec<(i64, f64)>> = vec![Vec::new(); call.queries.len()];
         let mut token: Option<String> = None;
@@ -519,6 +574,7 @@ mod tests {
                 ("Service".into(), "proxy".into()),
             ],
             stat,
+            math: None,
         }
     }
 
@@ -526,7 +582,8 @@ mod tests {
 
     #[test]
     fn latency_queries_carry_trimmed_count_and_percentile_statistics() {
-        let q = metric_data_query(3, &query("Latency", Stat::CountAtMost(300.0)), MINUTE, None);
+        let q = metric_data_queries(3, &query("Latency", Stat::CountAtMost(300.0)), MINUTE, None)
+            .remove(0);
         assert_eq!(q.id(), Some("q3"));
         assert_eq!(q.account_id(), None);
         let stat = q.metric_stat().unwrap();
@@ -541,19 +598,58 @@ mod tests {
             .collect();
         assert_eq!(dims, [("Endpoint", "mobilenet"), ("Service", "proxy")]);
         let p = metric_data_query(
-            0,
+            "q0",
             &query("ColdStartLatency", Stat::Percentile(99.0)),
             DAY,
             None,
         );
         assert_eq!(p.metric_stat().unwrap().stat(), Some("p99"));
         let other = metric_data_query(
-            0,
+            "q0",
             &query("Requests", Stat::Sum),
             MINUTE,
             Some("210987654321"),
         );
         assert_eq!(other.account_id(), Some("210987654321"));
+    }
+
+    #[test]
+    fn an_expression_is_sent_with_its_metrics_under_ids_of_its_own() {
+        let math = Query {
+            math: Some(Box::new(crate::spec::Math {
+                expression: "FILL(errors, 0) - throttles".into(),
+                metrics: vec![
+                    ("errors".into(), query("ServerErrors", Stat::Sum)),
+                    ("throttles".into(), query("Throttles", Stat::Sum)),
+                ],
+            })),
+            ..query("FILL(errors, 0) - throttles", Stat::Sum)
+        };
+        let sent = metric_data_queries(2, &math, MINUTE, Some("210987654321"));
+        let ids: Vec<(&str, Option<bool>)> = sent
+            .iter()
+            .map(|q| (q.id().unwrap(), q.return_data()))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("q2_errors", Some(false)),
+                ("q2_throttles", Some(false)),
+                ("q2", Some(true))
+            ]
+        );
+        assert_eq!(
+            sent[2].expression(),
+            Some("FILL(q2_errors, 0) - q2_throttles")
+        );
+        assert_eq!(sent[0].account_id(), Some("210987654321"));
+        // Three entries of the 500 a call takes.
+        let call = Call {
+            start_ms: 0,
+            end_ms: 60_000,
+            queries: vec![(math, MINUTE)],
+        };
+        assert_eq!(call.sent(), 3);
     }
 
     #[test]

@@ -143,16 +143,25 @@ fn slo_rows(layout: &mut Layout, slo: &Slo, plan: &alarms::SloAlarms) {
         _ => HOUR,
     };
     let any_alarm = &plan.tiers[0].rules[0].0;
+    // The alarm's metrics and the expressions between them (metric math of a source, a
+    // composite's weighted events), not the value it compares.
     let lines: Vec<Value> = any_alarm
         .queries
         .iter()
-        .filter(|q| q.get("metric").is_some())
-        .map(|q| spec_line(q["id"].as_str().unwrap_or("m"), q))
+        .filter_map(|q| {
+            let id = q["id"].as_str().unwrap_or("m");
+            match q.get("expression") {
+                None => Some(spec_line(id, q)),
+                Some(_) if q["return_data"] == false => Some(json!([{
+                    "expression": q["expression"], "id": id, "visible": false }])),
+                Some(_) => None,
+            }
+        })
         .collect();
     // A minute without errors publishes no error datapoint: FILL keeps the line unbroken (the
     // ratio still has a gap where there is no traffic at all).
     let ratio = if matches!(slo.indicator, Measure::Composite(_)) {
-        // Already filled, over the components' queries only.
+        // Already filled.
         alarms::ratio_queries(slo, HOUR).1
     } else if any_alarm.queries.iter().any(|q| q["id"] == "bad") {
         "FILL(bad, 0) / total".to_owned()
@@ -212,7 +221,12 @@ fn slo_rows(layout: &mut Layout, slo: &Slo, plan: &alarms::SloAlarms) {
         .iter()
         .map(|line| {
             let mut line = line.clone();
-            if let Some(options) = line.as_array_mut().and_then(|l| l.last_mut()) {
+            // Metrics only: an expression has the period of what it reads.
+            if let Some(options) = line
+                .as_array_mut()
+                .filter(|l| l.len() > 1)
+                .and_then(|l| l.last_mut())
+            {
                 options["period"] = json!(BURN_RATE_PERIOD.seconds());
             }
             line

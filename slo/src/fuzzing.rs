@@ -37,6 +37,7 @@ pub fn emf_lines(data: &[u8]) {
             metric: metric.clone(),
             dimensions: dimensions.clone(),
             stat,
+            math: None,
         };
         let queries = [
             query(Stat::SampleCount),

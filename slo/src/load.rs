@@ -748,6 +748,9 @@ impl<'d> Resolver<'d> {
             *connection = from_source;
         }
         let spec_at = format!("{at}.spec");
+        if source.spec.get("expression").is_some() {
+            return self.math(document, &spec_at, &source.spec, connection);
+        }
         let cw: CloudWatchMetric = match openslo::typed(&source.spec, &spec_at) {
             Ok(cw) => cw,
             Err((field, message)) => {
@@ -761,19 +764,51 @@ impl<'d> Resolver<'d> {
         if let Some(account) = &cw.account_id {
             connection.account_id = Some(account.clone());
         }
-        let stat = match Stat::parse(&cw.stat) {
+        self.cloudwatch_query(
+            document,
+            &spec_at,
+            cw.namespace,
+            cw.metric_name,
+            &cw.stat,
+            &cw.dimensions,
+        )
+    }
+
+    /// Whether `query` is a plain metric, as raw ratios and thresholds need (an expression is
+    /// for counts: its value per period is summed like one); reports it otherwise.
+    fn counts_only(&mut self, document: &Document, query: &Query, field: &str) -> bool {
+        if query.math.is_some() {
+            self.push(
+                document,
+                &format!("{field}.metricSource.spec.expression"),
+                "metric math is for counted events (ratioMetric good, bad or total)",
+            );
+        }
+        query.math.is_none()
+    }
+
+    /// One CloudWatch metric and statistic, checked; `spec_at` is where it is written.
+    fn cloudwatch_query(
+        &mut self,
+        document: &Document,
+        spec_at: &str,
+        namespace: String,
+        metric: String,
+        stat: &str,
+        dimensions: &[openslo::Dimension],
+    ) -> Result<Query, Unusable> {
+        let stat = match Stat::parse(stat) {
             Ok(stat) => stat,
             Err(e) => {
                 self.push(document, &format!("{spec_at}.stat"), e);
                 return Err(Unusable::Invalid);
             }
         };
-        if cw.namespace.is_empty() || cw.metric_name.is_empty() {
-            self.push(document, &spec_at, "namespace and metricName are required");
+        if namespace.is_empty() || metric.is_empty() {
+            self.push(document, spec_at, "namespace and metricName are required");
             return Err(Unusable::Invalid);
         }
-        let mut dimensions: Vec<(String, String)> = cw
-            .dimensions
+        let mut dimensions: Vec<(String, String)> = dimensions
             .iter()
             .map(|d| (d.name.clone(), d.value.clone()))
             .collect();
@@ -787,10 +822,111 @@ impl<'d> Resolver<'d> {
             return Err(Unusable::Invalid);
         }
         Ok(Query {
-            namespace: cw.namespace,
-            metric: cw.metric_name,
+            namespace,
+            metric,
             dimensions,
             stat,
+            math: None,
+        })
+    }
+
+    /// A metric-math source: its ids CloudWatch's (a lowercase letter, then letters, digits
+    /// and `_`), unique, each read by the expression, which reads no other.
+    fn math(
+        &mut self,
+        document: &Document,
+        spec_at: &str,
+        spec: &Value,
+        connection: &mut Connection,
+    ) -> Result<Query, Unusable> {
+        let math: openslo::CloudWatchMath = match openslo::typed(spec, spec_at) {
+            Ok(math) => math,
+            Err((field, message)) => {
+                self.push(document, &field, message);
+                return Err(Unusable::Invalid);
+            }
+        };
+        if let Some(region) = &math.region {
+            connection.region = Some(region.clone());
+        }
+        if let Some(account) = &math.account_id {
+            connection.account_id = Some(account.clone());
+        }
+        let before = self.problems.len();
+        if math.metrics.is_empty() {
+            self.push(
+                document,
+                &format!("{spec_at}.metrics"),
+                "required: the metrics the expression reads",
+            );
+        }
+        let read = match crate::expression::ids(&math.expression) {
+            Ok(ids) => ids,
+            Err(e) => {
+                self.push(document, &format!("{spec_at}.expression"), e);
+                return Err(Unusable::Invalid);
+            }
+        };
+        let mut metrics = Vec::new();
+        for (i, metric) in math.metrics.into_iter().enumerate() {
+            let at = format!("{spec_at}.metrics[{i}]");
+            let mut chars = metric.id.chars();
+            if !(chars.next().is_some_and(|c| c.is_ascii_lowercase())
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            {
+                self.push(
+                    document,
+                    &format!("{at}.id"),
+                    format!(
+                        "{:?}: CloudWatch ids start with a lowercase letter, then letters, digits or _",
+                        metric.id
+                    ),
+                );
+            } else if metrics.iter().any(|(id, _)| *id == metric.id) {
+                self.push(
+                    document,
+                    &format!("{at}.id"),
+                    format!("{:?} is the id of another metric", metric.id),
+                );
+            } else if !read.contains(&metric.id) {
+                self.push(
+                    document,
+                    &format!("{at}.id"),
+                    format!("{:?}: the expression does not read it", metric.id),
+                );
+            }
+            if let Ok(query) = self.cloudwatch_query(
+                document,
+                &at,
+                metric.namespace,
+                metric.metric_name,
+                &metric.stat,
+                &metric.dimensions,
+            ) {
+                metrics.push((metric.id, query));
+            }
+        }
+        for id in &read {
+            if !metrics.iter().any(|(known, _)| known == id) {
+                self.push(
+                    document,
+                    &format!("{spec_at}.expression"),
+                    format!("reads {id:?}, which no metric is"),
+                );
+            }
+        }
+        if self.problems.len() > before {
+            return Err(Unusable::Invalid);
+        }
+        Ok(Query {
+            namespace: metrics[0].1.namespace.clone(),
+            metric: math.expression.clone(),
+            dimensions: Vec::new(),
+            stat: Stat::Sum,
+            math: Some(Box::new(crate::spec::Math {
+                expression: math.expression,
+                metrics,
+            })),
         })
     }
 
@@ -811,7 +947,15 @@ impl<'d> Resolver<'d> {
             let field = format!("{prefix}.{name}");
             match this.metric(document, &field, metric, &mut connection) {
                 Ok(query) => {
-                    fields.push((document.file.clone(), format!("{field}.metricSource.spec")));
+                    let at = format!("{field}.metricSource.spec");
+                    match &query.math {
+                        // Each of an expression's metrics is linted where it is written.
+                        Some(math) => fields.extend(
+                            (0..math.metrics.len())
+                                .map(|i| (document.file.clone(), format!("{at}.metrics[{i}]"))),
+                        ),
+                        None => fields.push((document.file.clone(), at)),
+                    }
                     Some(query)
                 }
                 Err(Unusable::NotEvaluated(reason)) => {
@@ -833,7 +977,11 @@ impl<'d> Resolver<'d> {
                                 "a raw ratio cannot be given with good, bad or total",
                             );
                         }
-                        read(self, &r("raw"), raw, &mut fields).map(|q| Indicator::Raw(q, *kind))
+                        read(self, &r("raw"), raw, &mut fields)
+                            .filter(|q| {
+                                self.counts_only(document, q, &format!("{prefix}.ratioMetric.raw"))
+                            })
+                            .map(|q| Indicator::Raw(q, *kind))
                     }
                     (Some(_), None) => {
                         self.push(
@@ -877,26 +1025,32 @@ impl<'d> Resolver<'d> {
                             .and_then(|b| read(self, &r("bad"), b, &mut fields));
                         let total = read(self, &r("total"), total_spec, &mut fields);
                         for (name, query) in [("good", &good), ("bad", &bad), ("total", &total)] {
-                            if let Some(query) = query
-                                && !matches!(
-                                    query.stat,
+                            let Some(query) = query else { continue };
+                            let spec_at = format!("{prefix}.ratioMetric.{name}.metricSource.spec");
+                            for (i, leaf) in query.leaves().into_iter().enumerate() {
+                                if !matches!(
+                                    leaf.stat,
                                     Stat::Sum | Stat::SampleCount | Stat::CountAtMost(_)
-                                )
-                            {
-                                self.push(
-                                    document,
-                                    &format!("{prefix}.ratioMetric.{name}.metricSource.spec.stat"),
-                                    "events must be counted: use Sum, SampleCount or TC(:x)",
-                                );
+                                ) {
+                                    let at = match query.math {
+                                        Some(_) => format!("{spec_at}.metrics[{i}].stat"),
+                                        None => format!("{spec_at}.stat"),
+                                    };
+                                    self.push(
+                                        document,
+                                        &at,
+                                        "events must be counted: use Sum, SampleCount or TC(:x)",
+                                    );
+                                }
                             }
                         }
                         total.map(|total| Indicator::Ratio { good, bad, total })
                     }
                 }
             }
-            (None, Some(threshold)) => {
-                read(self, "thresholdMetric", threshold, &mut fields).map(Indicator::Threshold)
-            }
+            (None, Some(threshold)) => read(self, "thresholdMetric", threshold, &mut fields)
+                .filter(|q| self.counts_only(document, q, &format!("{prefix}.thresholdMetric")))
+                .map(Indicator::Threshold),
             _ => {
                 self.push(
                     document,
@@ -915,7 +1069,12 @@ impl<'d> Resolver<'d> {
         if let Some(indicator) = &indicator {
             let (queries, threshold) = match indicator {
                 Indicator::Ratio { good, bad, total } => (
-                    good.iter().chain(bad).chain([total]).cloned().collect(),
+                    good.iter()
+                        .chain(bad)
+                        .chain([total])
+                        .flat_map(Query::leaves)
+                        .cloned()
+                        .collect(),
                     false,
                 ),
                 Indicator::Threshold(q) => (vec![q.clone()], true),
@@ -2524,6 +2683,96 @@ spec:
             &refused(slos, objectives, &sliced),
             "checkout-composite: spec.objectives[1].timeSliceWindow",
             "sliced alike",
+        );
+    }
+
+    #[test]
+    fn a_count_given_as_metric_math_reads_exactly_the_metrics_it_names() {
+        let bad = "        spec:
+          namespace: Shop
+          metricName: Errors
+          stat: Sum
+          dimensions:
+            - name: Service
+              value: checkout
+";
+        let math = |expression: &str, ids: [&str; 2], stat: &str| {
+            format!(
+                "        spec:
+          expression: {expression}
+          metrics:
+            - {{id: {}, namespace: Shop, metricName: Errors, stat: Sum}}
+            - {{id: {}, namespace: Shop, metricName: Throttles, stat: {stat}}}
+",
+                ids[0], ids[1]
+            )
+        };
+        let sources = [
+            (
+                "a-sources.yaml",
+                SERVICE_AND_SOURCES.replacen(
+                    bad,
+                    &math(
+                        "errors - FILL(throttles, 0)",
+                        ["errors", "throttles"],
+                        "Sum",
+                    ),
+                    1,
+                ),
+            ),
+            ("b-alerting.yml", ALERTING.to_owned()),
+            ("c-slos.yaml", SLOS.to_owned()),
+        ];
+        let files: Vec<(&str, &str)> = sources.iter().map(|(n, t)| (*n, t.as_str())).collect();
+        let loaded = load_files(&files).unwrap();
+        let most = &loaded.slos[0];
+        let Measure::Ratio {
+            bad: Some(bad_query),
+            ..
+        } = &most.indicator
+        else {
+            panic!("{most:?}")
+        };
+        let expression = bad_query.math.as_ref().unwrap();
+        assert_eq!(expression.expression, "errors - FILL(throttles, 0)");
+        assert_eq!(expression.metrics[1].1.metric, "Throttles");
+        // Still the DataSource's connection.
+        assert_eq!(most.connection.region.as_deref(), Some("eu-west-1"));
+
+        let at = "checkout-errors: spec.ratioMetric.bad.metricSource.spec";
+        let refused = |replacement: String| refused("a-sources.yaml", bad, &replacement);
+        names(
+            &refused(math("errors - throtles", ["errors", "throttles"], "Sum")),
+            &format!("{at}.expression"),
+            "reads \"throtles\", which no metric is",
+        );
+        names(
+            &refused(math("errors - throtles", ["errors", "throttles"], "Sum")),
+            &format!("{at}.metrics[1].id"),
+            "the expression does not read it",
+        );
+        names(
+            &refused(math("errors - errors", ["errors", "errors"], "Sum")),
+            &format!("{at}.metrics[1].id"),
+            "the id of another metric",
+        );
+        names(
+            &refused(math("Errors - t", ["Errors", "t"], "Sum")),
+            &format!("{at}.metrics[0].id"),
+            "start with a lowercase letter",
+        );
+        names(
+            &refused(math("errors - throttles", ["errors", "throttles"], "p99")),
+            &format!("{at}.metrics[1].stat"),
+            "events must be counted",
+        );
+        names(
+            &refused(
+                math("errors - throttles", ["errors", "throttles"], "Sum")
+                    .replace("          metrics:", "          metrcs:"),
+            ),
+            &format!("{at}.metrcs"),
+            "unknown field `metrcs`, expected one of `region`, `accountId`, `expression`, `metrics`",
         );
     }
 

@@ -181,7 +181,8 @@ pub struct MetricSource {
     pub metric_source_ref: Option<String>,
     #[serde(rename = "type", default)]
     pub kind: Option<String>,
-    /// Free-form per source type; CloudWatch's is [`CloudWatchMetric`].
+    /// Free-form per source type; CloudWatch's is [`CloudWatchMetric`] or, with an
+    /// `expression`, [`CloudWatchMath`].
     pub spec: Value,
 }
 
@@ -194,6 +195,31 @@ pub struct CloudWatchMetric {
     /// The account that owns the metric (CloudWatch cross-account observability).
     #[serde(default)]
     pub account_id: Option<String>,
+    pub namespace: String,
+    pub metric_name: String,
+    pub stat: String,
+    #[serde(default)]
+    pub dimensions: Vec<Dimension>,
+}
+
+/// A CloudWatch metric source's `spec` with an `expression`: CloudWatch metric math over
+/// `metrics`, each named by its `id` in the expression.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CloudWatchMath {
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    pub expression: String,
+    pub metrics: Vec<MathMetric>,
+}
+
+/// One metric of a metric-math expression.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MathMetric {
+    pub id: String,
     pub namespace: String,
     pub metric_name: String,
     pub stat: String,

@@ -554,12 +554,16 @@ fn endpoint_of(slos: &[Slo]) -> Option<String> {
 /// The first value of dimension `name` in the specs' queries.
 pub(crate) fn dimension_of(slos: &[Slo], name: &str) -> Option<String> {
     slos.iter().find_map(|slo| {
-        slo.indicator.queries().into_iter().find_map(|q| {
-            q.dimensions
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
+        slo.indicator
+            .queries()
+            .into_iter()
+            .flat_map(Query::leaves)
+            .find_map(|q| {
+                q.dimensions
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            })
     })
 }
 
@@ -577,6 +581,7 @@ fn proxy_query(namespace: &str, endpoint: &str, metric: &catalogue::Metric, stat
         metric: metric.name.to_owned(),
         dimensions,
         stat,
+        math: None,
     }
 }
 
@@ -631,6 +636,7 @@ pub fn cold_start(
             metric: catalogue::MODEL_LOAD_TIME.name.to_owned(),
             dimensions,
             stat: Stat::Sum,
+            math: None,
         };
         components.push(component(source, load, start, options.at_ms, length, 1.0));
     }
@@ -646,6 +652,7 @@ pub fn cold_start(
             ),
         ],
         stat: Stat::Sum,
+        math: None,
     };
     // SageMaker publishes microseconds.
     components.push(component(source, setup, start, options.at_ms, length, 1e-3));
@@ -787,6 +794,7 @@ mod tests {
             metric: "Requests".into(),
             dimensions: Vec::new(),
             stat: Stat::Sum,
+            math: None,
         };
         Slo {
             name: "monthly".into(),

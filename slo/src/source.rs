@@ -229,6 +229,33 @@ impl EmfLogs {
     }
 }
 
+impl EmfLogs {
+    /// A metric-math expression per period, from its metrics' values per period.
+    fn evaluate(
+        &mut self,
+        math: &crate::spec::Math,
+        start_ms: i64,
+        end_ms: i64,
+        period: Span,
+    ) -> Result<Vec<Option<f64>>, SourceError> {
+        let expr = crate::expression::parse(&math.expression)
+            .map_err(|e| SourceError::Fetch(format!("{:?}: {e}", math.expression)))?;
+        let queries: Vec<Query> = math.metrics.iter().map(|(_, q)| q.clone()).collect();
+        let values = self.fetch(&queries, start_ms, end_ms, period)?;
+        let periods = values.first().map_or(0, Vec::len);
+        Ok((0..periods)
+            .map(|p| {
+                expr.value(&|id| {
+                    math.metrics
+                        .iter()
+                        .position(|(known, _)| known == id)
+                        .and_then(|i| values[i][p])
+                })
+            })
+            .collect())
+    }
+}
+
 impl Source for EmfLogs {
     fn fetch(
         &mut self,
@@ -239,9 +266,13 @@ impl Source for EmfLogs {
     ) -> Result<Vec<Vec<Option<f64>>>, SourceError> {
         let period_ms = period.millis();
         let periods = period_count(start_ms, end_ms, period)?;
-        Ok(queries
-            .iter()
-            .map(|query| {
+        let mut values = Vec::with_capacity(queries.len());
+        for query in queries {
+            if let Some(math) = &query.math {
+                values.push(self.evaluate(math, start_ms, end_ms, period)?);
+                continue;
+            }
+            values.push({
                 let key = (
                     query.namespace.clone(),
                     query.metric.clone(),
@@ -261,8 +292,9 @@ impl Source for EmfLogs {
                     .iter_mut()
                     .map(|values| statistic(query.stat, values))
                     .collect()
-            })
-            .collect())
+            });
+        }
+        Ok(values)
     }
 
     fn extent(&self) -> Option<(i64, i64)> {
@@ -270,6 +302,15 @@ impl Source for EmfLogs {
     }
 
     fn unavailable(&self, query: &Query) -> Option<String> {
+        if let Some(math) = &query.math {
+            if let Err(e) = crate::expression::parse(&math.expression) {
+                return Some(format!(
+                    "{:?}: {e}: read it with --source cloudwatch",
+                    math.expression
+                ));
+            }
+            return math.metrics.iter().find_map(|(_, q)| self.unavailable(q));
+        }
         // The services' stdout holds their own records only; AWS publishes its metrics
         // (API Gateway's, Lambda's, SageMaker's) to CloudWatch alone.
         let service = query.namespace.strip_prefix("AWS/")?;
@@ -319,6 +360,7 @@ mod tests {
                 .map(|(k, v)| ((*k).into(), (*v).into()))
                 .collect(),
             stat: Stat::SampleCount,
+            math: None,
         };
         let all = query(&[("Service", "proxy")]);
         let warm = query(&[("Service", "proxy"), ("StartType", "warm")]);

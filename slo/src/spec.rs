@@ -103,13 +103,27 @@ impl Stat {
     }
 }
 
-/// A checked metric query: namespace, name, dimensions (sorted by name) and statistic.
+/// A checked metric query: namespace, name, dimensions (sorted by name) and statistic; or a
+/// metric-math expression over such queries ([`Math`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
+    /// With `math`, the first metric's namespace.
     pub namespace: String,
+    /// With `math`, the expression.
     pub metric: String,
     pub dimensions: Vec<(String, String)>,
+    /// With `math`, `Sum`: the expression's value per period is counted like a sum.
     pub stat: Stat,
+    pub math: Option<Box<Math>>,
+}
+
+/// A CloudWatch metric-math expression (a source's `expression`) over metric queries (its
+/// `metrics`, each with the id the expression knows it by). Only counts of events are
+/// expressions ([`crate::expression`] evaluates them for EMF logs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Math {
+    pub expression: String,
+    pub metrics: Vec<(String, Query)>,
 }
 
 /// The value a spec gives a dimension that Terraform assigns at deploy time (an HTTP API's id):
@@ -123,10 +137,32 @@ pub const PROXY_VIEW: &str = "proxyView";
 impl Query {
     /// The first dimension whose value only Terraform knows ([`FROM_TERRAFORM`]).
     pub fn unassigned(&self) -> Option<&str> {
-        self.dimensions
-            .iter()
-            .find(|(_, v)| v == FROM_TERRAFORM)
-            .map(|(k, _)| k.as_str())
+        self.leaves().into_iter().find_map(|query| {
+            query
+                .dimensions
+                .iter()
+                .find(|(_, v)| v == FROM_TERRAFORM)
+                .map(|(k, _)| k.as_str())
+        })
+    }
+
+    /// The metrics this query reads: itself, or an expression's metrics.
+    pub fn leaves(&self) -> Vec<&Query> {
+        match &self.math {
+            Some(math) => math.metrics.iter().map(|(_, q)| q).collect(),
+            None => vec![self],
+        }
+    }
+
+    /// [`Query::leaves`], to change.
+    pub fn leaves_mut(&mut self) -> Vec<&mut Query> {
+        if self.math.is_none() {
+            return vec![self];
+        }
+        match &mut self.math {
+            Some(math) => math.metrics.iter_mut().map(|(_, q)| q).collect(),
+            None => Vec::new(),
+        }
     }
 
     /// The same metric with another statistic.
@@ -346,7 +382,12 @@ pub fn supply_dimensions(
     for (name, value) in values {
         let mut used = false;
         for slo in slos.iter_mut() {
-            for query in slo.indicator.queries_mut() {
+            for query in slo
+                .indicator
+                .queries_mut()
+                .into_iter()
+                .flat_map(Query::leaves_mut)
+            {
                 for (key, current) in &mut query.dimensions {
                     if key == name {
                         current.clone_from(value);

@@ -880,3 +880,123 @@ fn a_composite_slo_weighs_its_objectives_in_the_report_the_alarms_and_the_backte
     assert_eq!(journey["name"], "predict-journey", "{replay}");
     assert_eq!(journey["pages"][0]["start_ms"], outage_ms + 5 * 60_000);
 }
+
+/// Availability with its good events given as metric math: requests less server errors.
+const MATH: &str = "\
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: answered
+spec:
+  service: ml-inference
+  indicator:
+    spec:
+      ratioMetric:
+        counter: true
+        good:
+          metricSource:
+            type: CloudWatch
+            spec:
+              expression: requests - FILL(server, 0)
+              metrics:
+                - {id: requests, namespace: MlInference, metricName: Requests, stat: Sum,
+                   dimensions: [{name: Service, value: proxy}, {name: Endpoint, value: mobilenet}]}
+                - {id: server, namespace: MlInference, metricName: ServerErrors, stat: Sum,
+                   dimensions: [{name: Service, value: proxy}, {name: Endpoint, value: mobilenet}]}
+        total:
+          metricSource:
+            type: CloudWatch
+            spec: {namespace: MlInference, metricName: Requests, stat: Sum,
+                   dimensions: [{name: Service, value: proxy}, {name: Endpoint, value: mobilenet}]}
+  timeWindow:
+    - duration: 28d
+      isRolling: true
+  budgetingMethod: Occurrences
+  objectives:
+    - target: 0.995
+";
+
+#[test]
+fn a_count_given_as_metric_math_is_evaluated_linted_and_alarmed_on() {
+    let dir = temp_dir("math");
+    let specs = dir.join("specs");
+    std::fs::create_dir_all(&specs).unwrap();
+    std::fs::copy(
+        project_specs().join("service.yaml"),
+        specs.join("service.yaml"),
+    )
+    .unwrap();
+    std::fs::write(specs.join("answered.yaml"), MATH).unwrap();
+    std::fs::write(dir.join("proxy.log"), synthetic_logs()).unwrap();
+    let catalogue = catalogue_json();
+    let validate = |specs: &std::path::Path| {
+        slo(&[
+            "validate",
+            "--spec",
+            specs.to_str().unwrap(),
+            "--catalogue",
+            &catalogue,
+        ])
+    };
+    assert_eq!(validate(&specs).status.code(), Some(0));
+    // The expression's metrics are linted where they are written.
+    let typo = dir.join("typo");
+    std::fs::create_dir_all(&typo).unwrap();
+    std::fs::copy(specs.join("service.yaml"), typo.join("service.yaml")).unwrap();
+    std::fs::write(
+        typo.join("answered.yaml"),
+        MATH.replacen("metricName: ServerErrors", "metricName: ServerError", 1),
+    )
+    .unwrap();
+    let out = validate(&typo);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "answered: spec.indicator.spec.ratioMetric.good.metricSource.spec.metrics[1].metricName: \"ServerError\" is not in the telemetry catalogue"
+        ),
+        "{stderr}"
+    );
+
+    // The same events as the project's availability SLO sees.
+    let out = slo(&[
+        "report",
+        "--spec",
+        specs.to_str().unwrap(),
+        "--logs",
+        dir.join("proxy.log").to_str().unwrap(),
+        "--at",
+        AT,
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let answered = slo_named(&report, "answered");
+    assert_eq!(answered["events"], json!({"good": 994.0, "total": 1000.0}));
+    assert!(close(&burn_rate(answered, "1h"), (6.0 / 100.0) / 0.005));
+
+    let out = slo(&["generate", "alarms", "--spec", specs.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let alarms: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let page = &alarms["resource"]["aws_cloudwatch_metric_alarm"]["slo_answered_page_1h"];
+    let queries = page["metric_query"].as_array().unwrap();
+    let ids: Vec<&str> = queries.iter().map(|q| q["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["good_requests", "good_server", "good", "total", "burn"]
+    );
+    assert_eq!(
+        queries[2]["expression"],
+        "good_requests - FILL(good_server, 0)"
+    );
+    assert_eq!(queries[2]["return_data"], false);
+    assert_eq!(queries[1]["metric"]["metric_name"], "ServerErrors");
+    assert_eq!(queries[1]["metric"]["period"], 3600);
+    let out = slo(&["generate", "dashboard", "--spec", specs.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let dashboard = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        dashboard.contains("good_requests - FILL(good_server, 0)"),
+        "{dashboard}"
+    );
+}

@@ -178,6 +178,7 @@ async fn cloudwatch_and_emf_give_the_same_exact_slis_for_the_same_events() {
         assert_eq!(cloudwatch["cold_start"][field], expected, "{cloudwatch}");
         assert_eq!(emf["cold_start"][field], expected, "{emf}");
     }
+    let emf_reference = emf.clone();
     let (cloudwatch, emf) = (by_name(&cloudwatch), by_name(&emf));
     let availability = &cloudwatch["proxy-availability"];
     assert_eq!(
@@ -258,6 +259,54 @@ spec:
         by_role["slos"][0]["events"],
         json!({"good": 596.0, "total": 600.0})
     );
+
+    // A count given as metric math: moto evaluates an expression that names one metric (no
+    // arithmetic), which is enough to see the expression and its metric sent and answered
+    // under their own ids; the EMF source evaluates the same expression itself.
+    let math = temp_dir("math-spec");
+    let availability = std::fs::read_to_string(project_specs().join("availability.yaml")).unwrap();
+    let bad_start = availability.find("        bad:\n").unwrap();
+    let bad_end = availability.find("        total:\n").unwrap();
+    let math_spec = format!(
+        "{}        bad:
+          metricSource:
+            type: CloudWatch
+            spec:
+              expression: errors
+              metrics:
+                - {{id: errors, namespace: MlInference, metricName: ServerErrors, stat: Sum,
+                   dimensions: [{{name: Service, value: proxy}}, {{name: Endpoint, value: mobilenet}}]}}
+{}",
+        &availability[..bad_start],
+        &availability[bad_end..]
+    );
+    std::fs::write(math.join("availability.yaml"), math_spec).unwrap();
+    let math_report = |source: &[&str]| {
+        let mut args = vec![
+            "report",
+            "--spec",
+            math.to_str().unwrap(),
+            "--at",
+            &at,
+            "--format",
+            "json",
+        ];
+        args.extend(source);
+        report(&args).0
+    };
+    let cloudwatch = math_report(&["--source", "cloudwatch", "--endpoint-url", &moto.url]);
+    let emf = math_report(&["--source", "emf", "--logs", logs.to_str().unwrap()]);
+    for report in [&cloudwatch, &emf] {
+        assert_eq!(
+            report["slos"][0]["events"],
+            json!({"good": 596.0, "total": 600.0}),
+            "{report}"
+        );
+        assert_eq!(
+            report["slos"][0]["burn_rates"],
+            by_name(&emf_reference)["proxy-availability"]["burn_rates"]
+        );
+    }
 
     // The same history replayed through the alert policies: the same firings from both.
     let from = jiff::Timestamp::from_millisecond(at_ms - 5 * 3_600_000)
