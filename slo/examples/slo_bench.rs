@@ -1,4 +1,4 @@
-//! `cargo run --release -p slo --example bench`: the figures of BENCHMARKS.md's `slo` section.
+//! `cargo run --release -p slo --example slo_bench`: the figures of BENCHMARKS.md's `slo` section.
 //!
 //! - EMF parsing speed: 30 days of 1-minute records from both services (86,400 records, each
 //!   minute's 40 requests as value arrays) written to a file and read back.
