@@ -384,6 +384,48 @@ impl<'d> Resolver<'d> {
         }
     }
 
+    /// One item of a list of references to `kind` documents (`{ref_key: name}`) or inline
+    /// ones: a reference gives what `resolved` holds for the name (nothing for a document
+    /// already refused); an inline document has its metadata and description checked, then
+    /// `inline` makes it (from its metadata, spec and the item's field path).
+    #[allow(clippy::too_many_arguments)]
+    fn item<S: serde::de::DeserializeOwned, T>(
+        &mut self,
+        document: &Document,
+        value: &Value,
+        field: &str,
+        (ref_key, kind): (&str, Kind),
+        resolved: impl Fn(&Self, &str) -> Option<T>,
+        description: impl Fn(&S) -> Option<&String>,
+        inline: impl FnOnce(&mut Self, &Metadata, &S, &str) -> Option<T>,
+    ) -> Option<T> {
+        match openslo::item::<S>(value, field, ref_key, kind) {
+            Err((field, message)) => {
+                self.push(document, &field, message);
+                None
+            }
+            Ok(Item::Ref(name)) => {
+                self.lookup(document, &format!("{field}.{ref_key}"), kind, &name)?;
+                resolved(self, &name)
+            }
+            Ok(Item::Inline { metadata, spec }) => {
+                metadata_rules(
+                    &mut self.problems,
+                    document,
+                    &metadata,
+                    &format!("{field}.metadata"),
+                );
+                description_rule(
+                    &mut self.problems,
+                    document,
+                    description(&spec),
+                    &format!("{field}.spec.description"),
+                );
+                inline(self, &metadata, &spec, field)
+            }
+        }
+    }
+
     fn condition(
         &mut self,
         document: &Document,
@@ -531,24 +573,23 @@ impl<'d> Resolver<'d> {
         let mut condition = None;
         match spec.conditions.as_slice() {
             [one] => {
-                let field = format!("{prefix}.conditions[0]");
-                match openslo::item::<AlertConditionSpec>(one, &field, "conditionRef", Kind::AlertCondition) {
-                    Err((field, message)) => self.push(document, &field, message),
-                    Ok(Item::Ref(name)) => {
-                        if self
-                            .lookup(document, &format!("{field}.conditionRef"), Kind::AlertCondition, &name)
-                            .is_some()
-                        {
-                            condition = self.conditions.get(&name).cloned().flatten();
-                        }
-                    }
-                    Ok(Item::Inline { metadata, spec }) => {
-                        let meta_at = format!("{field}.metadata");
-                        metadata_rules(&mut self.problems, document, &metadata, &meta_at);
-                        description_rule(&mut self.problems, document, spec.description.as_ref(), &format!("{field}.spec.description"));
-                        condition = self.condition(document, &metadata, &spec, &format!("{field}.spec"), &meta_at);
-                    }
-                }
+                condition = self.item(
+                    document,
+                    one,
+                    &format!("{prefix}.conditions[0]"),
+                    ("conditionRef", Kind::AlertCondition),
+                    |this, name| this.conditions.get(name).cloned().flatten(),
+                    |spec: &AlertConditionSpec| spec.description.as_ref(),
+                    |this, metadata, spec, field| {
+                        this.condition(
+                            document,
+                            metadata,
+                            spec,
+                            &format!("{field}.spec"),
+                            &format!("{field}.metadata"),
+                        )
+                    },
+                );
             }
             [] => self.push(document, &format!("{prefix}.conditions"), "required: one AlertCondition"),
             _ => self.push(
@@ -569,48 +610,18 @@ impl<'d> Resolver<'d> {
             );
         }
         for (i, value) in spec.notification_targets.iter().enumerate() {
-            let field = format!("{prefix}.notificationTargets[{i}]");
-            match openslo::item::<AlertNotificationTargetSpec>(
+            let target = self.item(
+                document,
                 value,
-                &field,
-                "targetRef",
-                Kind::AlertNotificationTarget,
-            ) {
-                Err((field, message)) => self.push(document, &field, message),
-                Ok(Item::Ref(name)) => {
-                    if self
-                        .lookup(
-                            document,
-                            &format!("{field}.targetRef"),
-                            Kind::AlertNotificationTarget,
-                            &name,
-                        )
-                        .is_some()
-                        && let Some(Some(target)) = self.targets.get(&name)
-                    {
-                        targets.push(target.clone());
-                    }
-                }
-                Ok(Item::Inline { metadata, spec }) => {
-                    metadata_rules(
-                        &mut self.problems,
-                        document,
-                        &metadata,
-                        &format!("{field}.metadata"),
-                    );
-                    description_rule(
-                        &mut self.problems,
-                        document,
-                        spec.description.as_ref(),
-                        &format!("{field}.spec.description"),
-                    );
-                    if let Some(target) =
-                        self.target(document, &metadata, &spec, &format!("{field}.spec"))
-                    {
-                        targets.push(target);
-                    }
-                }
-            }
+                &format!("{prefix}.notificationTargets[{i}]"),
+                ("targetRef", Kind::AlertNotificationTarget),
+                |this, name| this.targets.get(name).cloned().flatten(),
+                |spec: &AlertNotificationTargetSpec| spec.description.as_ref(),
+                |this, metadata, spec, field| {
+                    this.target(document, metadata, spec, &format!("{field}.spec"))
+                },
+            );
+            targets.extend(target);
         }
         if self.problems.len() > before {
             return None;
@@ -1480,48 +1491,18 @@ impl<'d> Resolver<'d> {
             }
         }
         for (i, value) in spec.alert_policies.iter().enumerate() {
-            let field = format!("spec.alertPolicies[{i}]");
-            match openslo::item::<AlertPolicySpec>(
+            let policy = self.item(
+                document,
                 value,
-                &field,
-                "alertPolicyRef",
-                Kind::AlertPolicy,
-            ) {
-                Err((field, message)) => self.push(document, &field, message),
-                Ok(Item::Ref(name)) => {
-                    if self
-                        .lookup(
-                            document,
-                            &format!("{field}.alertPolicyRef"),
-                            Kind::AlertPolicy,
-                            &name,
-                        )
-                        .is_some()
-                        && let Some(Some(policy)) = self.policies.get(&name)
-                    {
-                        policies.push(policy.clone());
-                    }
-                }
-                Ok(Item::Inline { metadata, spec }) => {
-                    metadata_rules(
-                        &mut self.problems,
-                        document,
-                        &metadata,
-                        &format!("{field}.metadata"),
-                    );
-                    description_rule(
-                        &mut self.problems,
-                        document,
-                        spec.description.as_ref(),
-                        &format!("{field}.spec.description"),
-                    );
-                    if let Some(policy) =
-                        self.policy(document, &metadata, &spec, &format!("{field}.spec"))
-                    {
-                        policies.push(policy);
-                    }
-                }
-            }
+                &format!("spec.alertPolicies[{i}]"),
+                ("alertPolicyRef", Kind::AlertPolicy),
+                |this, name| this.policies.get(name).cloned().flatten(),
+                |spec: &AlertPolicySpec| spec.description.as_ref(),
+                |this, metadata, spec, field| {
+                    this.policy(document, metadata, spec, &format!("{field}.spec"))
+                },
+            );
+            policies.extend(policy);
         }
         let name = document.metadata.name.clone();
         let not_evaluated = |reason: String, unevaluated: &mut Vec<Unevaluated>| {
