@@ -1000,3 +1000,62 @@ fn a_count_given_as_metric_math_is_evaluated_linted_and_alarmed_on() {
         "{dashboard}"
     );
 }
+
+#[test]
+fn ratio_timeslices_over_a_calendar_day_average_the_slices_it_has_seen() {
+    let dir = temp_dir("ratio-timeslices");
+    let specs = dir.join("specs");
+    std::fs::create_dir_all(&specs).unwrap();
+    std::fs::copy(
+        project_specs().join("service.yaml"),
+        specs.join("service.yaml"),
+    )
+    .unwrap();
+    let spec = std::fs::read_to_string(project_specs().join("model-errors.yaml"))
+        .unwrap()
+        .replace(
+            "    - duration: 28d\n      isRolling: true",
+            "    - duration: 1d\n      calendar:\n        startTime: 2026-11-01 00:00:00\n        timeZone: UTC",
+        )
+        .replace("budgetingMethod: Timeslices", "budgetingMethod: RatioTimeslices")
+        .replace("      timeSliceTarget: 0.99\n", "");
+    std::fs::write(specs.join("model-errors.yaml"), spec).unwrap();
+    // 10 invocations per 5-minute slice over the last day; one of them fails in the last
+    // slice, 3 hours ago and 20 hours ago (yesterday: the calendar day began 12 hours ago).
+    std::fs::write(dir.join("model.log"), model_server_logs(&[0, 36, 240])).unwrap();
+    let out = slo(&[
+        "report",
+        "--spec",
+        specs.to_str().unwrap(),
+        "--logs",
+        dir.join("model.log").to_str().unwrap(),
+        "--at",
+        AT,
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let model = slo_named(&report, "model-server-errors");
+    assert_eq!(model["window_start_ms"], AT_MS - 12 * 3_600_000);
+    // Today's 144 slices, each weighing one whatever its traffic: two at 90 %.
+    assert!(close(&model["events"]["total"], 144.0), "{model}");
+    assert!(close(&model["events"]["good"], 142.0 + 2.0 * 0.9));
+    assert!(close(&model["sli"], 143.8 / 144.0));
+    assert!(close(&model["budget"]["consumed"], 0.2 / (144.0 * 0.005)));
+    // Burn rates look back past the day's start: the day before holds the third bad slice.
+    assert!(close(&burn_rate(model, "1h"), (0.1 / 12.0) / 0.005));
+    assert!(close(&burn_rate(model, "6h"), (0.2 / 72.0) / 0.005));
+    assert!(close(&burn_rate(model, "1d"), (0.3 / 288.0) / 0.005));
+    // Half the day gone at that consumption, the other half at the 1-hour rate.
+    assert!(close(
+        &model["projected_remaining"],
+        1.0 - (0.2 / 0.72) * 0.5 - ((0.1 / 12.0) / 0.005) * 0.5
+    ));
+    // Alarms cannot average slices over a lookback, and say so.
+    let out = slo(&["generate", "alarms", "--spec", specs.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("RatioTimeslices over counts"),
+        "{out:?}"
+    );
+}
