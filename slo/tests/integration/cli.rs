@@ -1002,7 +1002,7 @@ fn a_count_given_as_metric_math_is_evaluated_linted_and_alarmed_on() {
 }
 
 #[test]
-fn ratio_timeslices_over_a_calendar_day_average_the_slices_it_has_seen() {
+fn ratio_timeslices_average_a_calendar_days_slices_and_a_composite_judges_each_objectives_slices() {
     let dir = temp_dir("ratio-timeslices");
     let specs = dir.join("specs");
     std::fs::create_dir_all(&specs).unwrap();
@@ -1058,4 +1058,80 @@ fn ratio_timeslices_over_a_calendar_day_average_the_slices_it_has_seen() {
         String::from_utf8_lossy(&out.stderr).contains("RatioTimeslices over counts"),
         "{out:?}"
     );
+
+    // A composite over Timeslices judges each objective's slices on its own, then weighs them:
+    // the same indicator held to 99.5 % and to 99 % (B = 0.75 %) makes a bad slice cost
+    // 0.0075/0.005 + 0.0075/0.01 = 2.25 of its 2 weighted slices.
+    let sli = "apiVersion: openslo/v1
+kind: SLI
+metadata:
+  name: model-server-error-ratio
+spec:
+  ratioMetric:
+    counter: true
+    bad:
+      metricSource:
+        type: CloudWatch
+        spec: {namespace: MlInference, metricName: InvocationErrors, stat: Sum,
+               dimensions: [{name: Service, value: model-server}, {name: Model, value: mobilenetv2-int8},
+                            {name: ErrorClass, value: server}]}
+    total:
+      metricSource:
+        type: CloudWatch
+        spec: {namespace: MlInference, metricName: Invocations, stat: Sum,
+               dimensions: [{name: Service, value: model-server}, {name: Model, value: mobilenetv2-int8}]}
+";
+    let slo_doc = "apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: model-slices
+spec:
+  service: ml-inference
+  timeWindow:
+    - duration: 28d
+      isRolling: true
+  budgetingMethod: Timeslices
+  objectives:
+    - displayName: strict
+      target: 0.995
+      timeSliceTarget: 0.99
+      timeSliceWindow: 5m
+      indicatorRef: model-server-error-ratio
+    - displayName: loose
+      target: 0.99
+      timeSliceTarget: 0.99
+      timeSliceWindow: 5m
+      indicatorRef: model-server-error-ratio
+";
+    std::fs::write(
+        specs.join("model-errors.yaml"),
+        format!("{sli}---\n{slo_doc}"),
+    )
+    .unwrap();
+    let out = slo(&[
+        "report",
+        "--spec",
+        specs.to_str().unwrap(),
+        "--logs",
+        dir.join("model.log").to_str().unwrap(),
+        "--at",
+        AT,
+        "--format",
+        "json",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let slices = slo_named(&report, "model-slices");
+    assert!(close(&slices["target"], 0.9925), "{stderr} {slices}");
+    // 28 days of slices, all good but three (the quiet ones failed nothing).
+    assert!(close(&slices["events"]["total"], 2.0 * 8064.0));
+    assert!(close(&slices["events"]["good"], 2.0 * 8064.0 - 3.0 * 2.25));
+    assert!(close(&burn_rate(slices, "1h"), 2.25 / 24.0 / 0.0075));
+    assert!(close(&burn_rate(slices, "1h"), 12.5));
+    let components = slices["components"].as_array().unwrap();
+    assert!(close(
+        &burn_rate(&components[0], "1h"),
+        (1.0 / 12.0) / 0.005
+    ));
+    assert!(close(&burn_rate(&components[1], "1h"), (1.0 / 12.0) / 0.01));
 }
