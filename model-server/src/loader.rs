@@ -8,7 +8,7 @@ use std::time::Instant;
 use telemetry::{catalogue, metrics};
 
 use crate::AppState;
-use crate::model::{Classifier, ModelError, SessionOptions, init_runtime};
+use crate::model::{Classifier, ModelError, ModelFiles, SessionOptions, init_runtime};
 
 /// What to load and how (see [`crate::Config::loading`]).
 #[derive(Debug, Clone)]
@@ -30,21 +30,36 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();
+        // The model's files are read and hashed on the other core while the runtime library
+        // loads (about 8 ms of a cold start, BENCHMARKS.md).
+        let model_dir = loading.model_dir.clone();
+        let files = std::thread::Builder::new()
+            .name("model-files".into())
+            .spawn(move || ModelFiles::read(&model_dir));
         let environment = match init_runtime(loading.ort_dylib_path.as_deref()) {
             Ok(environment) => environment,
             Err(e) => return state.finish_loading(Err(e)),
         };
         let runtime_ms = started.elapsed().as_secs_f64() * 1e3;
+        let files = match files {
+            Ok(reading) => reading.join().unwrap_or_else(|_| {
+                Err(ModelError::Unsupported("reading the model panicked".into()))
+            }),
+            // No thread to be had: read them here.
+            Err(_) => ModelFiles::read(&loading.model_dir),
+        };
         // A panic inside ONNX Runtime's bindings must not leave /ping at "loading" forever.
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            Classifier::load_cached(
-                environment,
-                &loading.model_dir,
-                loading.options,
-                loading.ort_cache_dir.as_deref(),
-            )
-        }))
-        .unwrap_or_else(|_| Err(ModelError::Unsupported("loading the model panicked".into())));
+        let outcome = files.and_then(|files| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                Classifier::from_files(
+                    environment,
+                    files,
+                    loading.options,
+                    loading.ort_cache_dir.as_deref(),
+                )
+            }))
+            .unwrap_or_else(|_| Err(ModelError::Unsupported("loading the model panicked".into())))
+        });
         if outcome.is_ok() {
             let ready_ms = started.elapsed().as_secs_f64() * 1e3;
             tracing::info!(runtime_ms, ready_ms, "first session warmed up");

@@ -92,6 +92,39 @@ pub fn init_runtime(dylib: Option<&Path>) -> Result<&'static Environment, ModelE
     }
 }
 
+/// A model directory's files, read and the model hashed: no ONNX Runtime needed, so a cold
+/// start reads them while the runtime library loads.
+#[derive(Debug)]
+pub struct ModelFiles {
+    dir: PathBuf,
+    manifest: Manifest,
+    labels: Vec<String>,
+    model_bytes: Vec<u8>,
+    model_hash: sha2::digest::Output<Sha256>,
+}
+
+impl ModelFiles {
+    pub fn read(dir: &Path) -> Result<Self, ModelError> {
+        let manifest_path = dir.join("model.json");
+        let manifest: Manifest = if manifest_path.exists() {
+            serde_json::from_slice(&read(&manifest_path)?)
+                .map_err(|e| ModelError::Manifest(e.to_string()))?
+        } else {
+            Manifest::default()
+        };
+        let labels = parse_labels(&String::from_utf8_lossy(&read(&dir.join("labels.txt"))?));
+        let model_bytes = read(&dir.join("model.onnx"))?;
+        let model_hash = Sha256::digest(&model_bytes);
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            manifest,
+            labels,
+            model_bytes,
+            model_hash,
+        })
+    }
+}
+
 /// Sessions handed out one inference at a time (`Session::run` needs `&mut`).
 ///
 /// Under load, each inference takes one of the single-threaded `shared` sessions, which gives
@@ -430,17 +463,23 @@ impl Classifier {
         options: SessionOptions,
         cache_dir: Option<&Path>,
     ) -> Result<Self, ModelError> {
-        let manifest_path = dir.join("model.json");
-        let manifest: Manifest = if manifest_path.exists() {
-            serde_json::from_slice(&read(&manifest_path)?)
-                .map_err(|e| ModelError::Manifest(e.to_string()))?
-        } else {
-            Manifest::default()
-        };
-        let labels_path = dir.join("labels.txt");
-        let labels = parse_labels(&String::from_utf8_lossy(&read(&labels_path)?));
-        let model_bytes = read(&dir.join("model.onnx"))?;
-        let model_hash = Sha256::digest(&model_bytes);
+        Self::from_files(environment, ModelFiles::read(dir)?, options, cache_dir)
+    }
+
+    /// [`Classifier::load_cached`] from files already read (while ONNX Runtime loaded).
+    pub fn from_files(
+        environment: &Environment,
+        files: ModelFiles,
+        options: SessionOptions,
+        cache_dir: Option<&Path>,
+    ) -> Result<Self, ModelError> {
+        let ModelFiles {
+            dir,
+            manifest,
+            labels,
+            model_bytes,
+            model_hash,
+        } = files;
 
         // Readiness needs one single-threaded session; `add_remaining_sessions` builds the rest
         // on one core while the other serves the first requests.
