@@ -88,6 +88,44 @@ fn report_json(logs: &std::path::Path, extra: &[&str]) -> (i32, Value) {
     (code, serde_json::from_str(&stdout).unwrap_or(Value::Null))
 }
 
+/// `specs` under `dir`: the project's Service and `files` (name, text).
+fn spec_dir(dir: &std::path::Path, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let specs = dir.join("specs");
+    std::fs::create_dir_all(&specs).unwrap();
+    std::fs::copy(
+        project_specs().join("service.yaml"),
+        specs.join("service.yaml"),
+    )
+    .unwrap();
+    for (name, text) in files {
+        std::fs::write(specs.join(name), text).unwrap();
+    }
+    specs
+}
+
+/// The JSON report of `specs` on `logs` at `AT`; it must succeed.
+fn report_of(specs: &std::path::Path, logs: &std::path::Path) -> Value {
+    let out = slo(&[
+        "report",
+        "--spec",
+        specs.to_str().unwrap(),
+        "--logs",
+        logs.to_str().unwrap(),
+        "--at",
+        AT,
+        "--format",
+        "json",
+    ]);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{} {report}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report
+}
+
 /// The burn rate over `lookback` of one SLO's report.
 fn burn_rate(slo: &Value, lookback: &str) -> Value {
     slo["burn_rates"]
@@ -761,29 +799,9 @@ spec:
 #[test]
 fn a_composite_slo_weighs_its_objectives_in_the_report_the_alarms_and_the_backtest() {
     let dir = temp_dir("composite");
-    let specs = dir.join("specs");
-    std::fs::create_dir_all(&specs).unwrap();
-    std::fs::copy(
-        project_specs().join("service.yaml"),
-        specs.join("service.yaml"),
-    )
-    .unwrap();
-    std::fs::write(specs.join("journey.yaml"), COMPOSITE).unwrap();
+    let specs = spec_dir(&dir, &[("journey.yaml", COMPOSITE)]);
     std::fs::write(dir.join("proxy.log"), synthetic_logs()).unwrap();
-    let out = slo(&[
-        "report",
-        "--spec",
-        specs.to_str().unwrap(),
-        "--logs",
-        dir.join("proxy.log").to_str().unwrap(),
-        "--at",
-        AT,
-        "--format",
-        "json",
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    assert_eq!(out.status.code(), Some(0), "{stderr} {report}");
+    let report = report_of(&specs, &dir.join("proxy.log"));
     let journey = slo_named(&report, "predict-journey");
     // Weights 3 and 1 average 1 as 1.5 and 0.5; the target is their mean of 99.5 % and 99 %.
     assert!(close(&journey["target"], 0.99375), "{journey}");
@@ -919,14 +937,7 @@ spec:
 #[test]
 fn a_count_given_as_metric_math_is_evaluated_linted_and_alarmed_on() {
     let dir = temp_dir("math");
-    let specs = dir.join("specs");
-    std::fs::create_dir_all(&specs).unwrap();
-    std::fs::copy(
-        project_specs().join("service.yaml"),
-        specs.join("service.yaml"),
-    )
-    .unwrap();
-    std::fs::write(specs.join("answered.yaml"), MATH).unwrap();
+    let specs = spec_dir(&dir, &[("answered.yaml", MATH)]);
     std::fs::write(dir.join("proxy.log"), synthetic_logs()).unwrap();
     let catalogue = catalogue_json();
     let validate = |specs: &std::path::Path| {
@@ -940,14 +951,13 @@ fn a_count_given_as_metric_math_is_evaluated_linted_and_alarmed_on() {
     };
     assert_eq!(validate(&specs).status.code(), Some(0));
     // The expression's metrics are linted where they are written.
-    let typo = dir.join("typo");
-    std::fs::create_dir_all(&typo).unwrap();
-    std::fs::copy(specs.join("service.yaml"), typo.join("service.yaml")).unwrap();
-    std::fs::write(
-        typo.join("answered.yaml"),
-        MATH.replacen("metricName: ServerErrors", "metricName: ServerError", 1),
-    )
-    .unwrap();
+    let typo = spec_dir(
+        &dir.join("typo"),
+        &[(
+            "answered.yaml",
+            &MATH.replacen("metricName: ServerErrors", "metricName: ServerError", 1),
+        )],
+    );
     let out = validate(&typo);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -959,18 +969,7 @@ fn a_count_given_as_metric_math_is_evaluated_linted_and_alarmed_on() {
     );
 
     // The same events as the project's availability SLO sees.
-    let out = slo(&[
-        "report",
-        "--spec",
-        specs.to_str().unwrap(),
-        "--logs",
-        dir.join("proxy.log").to_str().unwrap(),
-        "--at",
-        AT,
-        "--format",
-        "json",
-    ]);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = report_of(&specs, &dir.join("proxy.log"));
     let answered = slo_named(&report, "answered");
     assert_eq!(answered["events"], json!({"good": 994.0, "total": 1000.0}));
     assert!(close(&burn_rate(answered, "1h"), (6.0 / 100.0) / 0.005));
@@ -1004,13 +1003,6 @@ fn a_count_given_as_metric_math_is_evaluated_linted_and_alarmed_on() {
 #[test]
 fn ratio_timeslices_average_a_calendar_days_slices_and_a_composite_judges_each_objectives_slices() {
     let dir = temp_dir("ratio-timeslices");
-    let specs = dir.join("specs");
-    std::fs::create_dir_all(&specs).unwrap();
-    std::fs::copy(
-        project_specs().join("service.yaml"),
-        specs.join("service.yaml"),
-    )
-    .unwrap();
     let spec = std::fs::read_to_string(project_specs().join("model-errors.yaml"))
         .unwrap()
         .replace(
@@ -1019,22 +1011,11 @@ fn ratio_timeslices_average_a_calendar_days_slices_and_a_composite_judges_each_o
         )
         .replace("budgetingMethod: Timeslices", "budgetingMethod: RatioTimeslices")
         .replace("      timeSliceTarget: 0.99\n", "");
-    std::fs::write(specs.join("model-errors.yaml"), spec).unwrap();
+    let specs = spec_dir(&dir, &[("model-errors.yaml", &spec)]);
     // 10 invocations per 5-minute slice over the last day; one of them fails in the last
     // slice, 3 hours ago and 20 hours ago (yesterday: the calendar day began 12 hours ago).
     std::fs::write(dir.join("model.log"), model_server_logs(&[0, 36, 240])).unwrap();
-    let out = slo(&[
-        "report",
-        "--spec",
-        specs.to_str().unwrap(),
-        "--logs",
-        dir.join("model.log").to_str().unwrap(),
-        "--at",
-        AT,
-        "--format",
-        "json",
-    ]);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = report_of(&specs, &dir.join("model.log"));
     let model = slo_named(&report, "model-server-errors");
     assert_eq!(model["window_start_ms"], AT_MS - 12 * 3_600_000);
     // Today's 144 slices, each weighing one whatever its traffic: two at 90 %.
@@ -1108,21 +1089,9 @@ spec:
         format!("{sli}---\n{slo_doc}"),
     )
     .unwrap();
-    let out = slo(&[
-        "report",
-        "--spec",
-        specs.to_str().unwrap(),
-        "--logs",
-        dir.join("model.log").to_str().unwrap(),
-        "--at",
-        AT,
-        "--format",
-        "json",
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let report = report_of(&specs, &dir.join("model.log"));
     let slices = slo_named(&report, "model-slices");
-    assert!(close(&slices["target"], 0.9925), "{stderr} {slices}");
+    assert!(close(&slices["target"], 0.9925), "{slices}");
     // 28 days of slices, all good but three (the quiet ones failed nothing).
     assert!(close(&slices["events"]["total"], 2.0 * 8064.0));
     assert!(close(&slices["events"]["good"], 2.0 * 8064.0 - 3.0 * 2.25));
