@@ -283,6 +283,18 @@ pub struct Connection {
     pub role_arn: Option<String>,
 }
 
+impl Connection {
+    /// A metric source's own `region` and `accountId`, which win over its DataSource's.
+    pub fn narrow(&mut self, region: Option<&String>, account_id: Option<&String>) {
+        if let Some(region) = region {
+            self.region = Some(region.clone());
+        }
+        if let Some(account) = account_id {
+            self.account_id = Some(account.clone());
+        }
+    }
+}
+
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let set = |v: &Option<String>| v.as_ref().map(|_| "<set>");

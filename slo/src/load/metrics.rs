@@ -129,19 +129,8 @@ impl Resolver<'_> {
         if source.spec.get("expression").is_some() {
             return self.math(document, &spec_at, &source.spec, connection);
         }
-        let cw: CloudWatchMetric = match openslo::typed(&source.spec, &spec_at) {
-            Ok(cw) => cw,
-            Err((field, message)) => {
-                self.push(document, &field, message);
-                return Err(Unusable::Invalid);
-            }
-        };
-        if let Some(region) = &cw.region {
-            connection.region = Some(region.clone());
-        }
-        if let Some(account) = &cw.account_id {
-            connection.account_id = Some(account.clone());
-        }
+        let cw: CloudWatchMetric = self.typed(document, &source.spec, &spec_at)?;
+        connection.narrow(cw.region.as_ref(), cw.account_id.as_ref());
         self.cloudwatch_query(
             document,
             &spec_at,
@@ -163,6 +152,19 @@ impl Resolver<'_> {
             );
         }
         query.math.is_none()
+    }
+
+    /// A metric source's `spec` read as `T`; what does not fit is reported at its field.
+    fn typed<T: serde::de::DeserializeOwned>(
+        &mut self,
+        document: &Document,
+        spec: &Value,
+        spec_at: &str,
+    ) -> Result<T, Unusable> {
+        openslo::typed(spec, spec_at).map_err(|(field, message)| {
+            self.push(document, &field, message);
+            Unusable::Invalid
+        })
     }
 
     /// One CloudWatch metric and statistic, checked; `spec_at` is where it is written.
@@ -217,19 +219,8 @@ impl Resolver<'_> {
         spec: &Value,
         connection: &mut Connection,
     ) -> Result<Query, Unusable> {
-        let math: openslo::CloudWatchMath = match openslo::typed(spec, spec_at) {
-            Ok(math) => math,
-            Err((field, message)) => {
-                self.push(document, &field, message);
-                return Err(Unusable::Invalid);
-            }
-        };
-        if let Some(region) = &math.region {
-            connection.region = Some(region.clone());
-        }
-        if let Some(account) = &math.account_id {
-            connection.account_id = Some(account.clone());
-        }
+        let math: openslo::CloudWatchMath = self.typed(document, spec, spec_at)?;
+        connection.narrow(math.region.as_ref(), math.account_id.as_ref());
         let before = self.problems.len();
         if math.metrics.is_empty() {
             self.push(
