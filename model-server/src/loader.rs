@@ -21,6 +21,17 @@ pub struct Loading {
     pub ort_cache_dir: Option<PathBuf>,
 }
 
+/// [`ModelFiles::read`], a panic in it an error like any other (`/ping` must not stay at
+/// "loading").
+fn read_files(dir: &std::path::Path) -> Result<ModelFiles, ModelError> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| ModelFiles::read(dir)))
+        .unwrap_or_else(|_| Err(read_panicked()))
+}
+
+fn read_panicked() -> ModelError {
+    ModelError::Unsupported("reading the model panicked".into())
+}
+
 /// Loads on a blocking thread into `state`, with `ModelLoadTime` measured from
 /// `process_start`. The task ends once every session is built.
 pub fn spawn(
@@ -35,18 +46,16 @@ pub fn spawn(
         let model_dir = loading.model_dir.clone();
         let files = std::thread::Builder::new()
             .name("model-files".into())
-            .spawn(move || ModelFiles::read(&model_dir));
+            .spawn(move || read_files(&model_dir));
         let environment = match init_runtime(loading.ort_dylib_path.as_deref()) {
             Ok(environment) => environment,
             Err(e) => return state.finish_loading(Err(e)),
         };
         let runtime_ms = started.elapsed().as_secs_f64() * 1e3;
         let files = match files {
-            Ok(reading) => reading.join().unwrap_or_else(|_| {
-                Err(ModelError::Unsupported("reading the model panicked".into()))
-            }),
+            Ok(reading) => reading.join().unwrap_or_else(|_| Err(read_panicked())),
             // No thread to be had: read them here.
-            Err(_) => ModelFiles::read(&loading.model_dir),
+            Err(_) => read_files(&loading.model_dir),
         };
         // A panic inside ONNX Runtime's bindings must not leave /ping at "loading" forever.
         let outcome = files.and_then(|files| {

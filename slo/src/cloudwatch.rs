@@ -14,8 +14,10 @@
 //! - Throttling is retried by the SDK's standard retry mode with exponential backoff.
 //! - [`CloudWatch::prefetch`] takes every request a report will make, so all SLOs share calls.
 //! - A metric-math count is sent as its expression (id `q<n>`) and its metrics (ids
-//!   `q<n>_<id>`, returning no data), all within the 500 entries of a call; its values are
-//!   moved between buckets like a count's, which is exact for sums and differences of counts.
+//!   `q<n>_<id>`, returning no data), all within the 500 entries of a call. Over old data its
+//!   values are moved between coarser buckets like a count's only when it is a sum of counts
+//!   times constants (exact then); any other expression is refused there, as other statistics
+//!   are.
 //!
 //! `aws-sdk-cloudwatch` is pinned to 1.99, the last release speaking the Query protocol, which
 //! CloudWatch still serves; later releases speak Smithy RPC v2 CBOR, which the `moto` test
@@ -147,12 +149,17 @@ pub fn plan(requests: &[Request], now_ms: i64) -> Result<Vec<Call>, SourceError>
     for request in &requests {
         let period = effective_period(request, now_ms);
         if period > request.period
-            && let Some(query) = request.queries.iter().find(|q| !additive(q.stat))
+            && let Some(query) = request.queries.iter().find(|q| !additive(q))
         {
+            let what = match &query.math {
+                Some(math) => format!(
+                    "the expression {:?} (not a sum of metrics times constants)",
+                    math.expression
+                ),
+                None => format!("{} {}", query.metric, query.stat.cloudwatch()),
+            };
             return Err(SourceError::Fetch(format!(
-                "{} {} over data older than CloudWatch keeps at {}-periods: use a shorter window",
-                query.metric,
-                query.stat.cloudwatch(),
+                "{what} over data older than CloudWatch keeps at {}-periods: use a shorter window",
                 request.period
             )));
         }
@@ -210,9 +217,19 @@ pub fn plan(requests: &[Request], now_ms: i64) -> Result<Vec<Call>, SourceError>
     Ok(calls)
 }
 
-/// Counts and sums can be moved between buckets of different sizes; other statistics cannot.
-fn additive(stat: Stat) -> bool {
-    matches!(stat, Stat::Sum | Stat::SampleCount | Stat::CountAtMost(_))
+/// Counts and sums can be moved between buckets of different sizes; other statistics cannot,
+/// nor expressions other than sums of counts times constants.
+fn additive(query: &Query) -> bool {
+    match &query.math {
+        Some(math) => {
+            crate::expression::parse(&math.expression).is_ok_and(|expr| expr.is_linear())
+                && math.metrics.iter().all(|(_, metric)| additive(metric))
+        }
+        None => matches!(
+            query.stat,
+            Stat::Sum | Stat::SampleCount | Stat::CountAtMost(_)
+        ),
+    }
 }
 
 /// The `MetricDataQuery` entries for `query`, the one returning data with id `q<index>`: the
@@ -647,9 +664,27 @@ mod tests {
         let call = Call {
             start_ms: 0,
             end_ms: 60_000,
-            queries: vec![(math, MINUTE)],
+            queries: vec![(math.clone(), MINUTE)],
         };
         assert_eq!(call.sent(), 3);
+        // Older than CloudWatch's 1-minute data, a difference of counts adds up over the
+        // coarser periods; a ratio does not, and is refused.
+        let old = |query: Query| Request {
+            queries: vec![query],
+            start_ms: NOW - 28 * DAY.millis(),
+            end_ms: NOW,
+            period: MINUTE,
+        };
+        assert!(plan(&[old(math.clone())], NOW).is_ok());
+        let mut ratio = math;
+        if let Some(expression) = ratio.math.as_mut() {
+            expression.expression = "errors / throttles".into();
+        }
+        let refused = plan(&[old(ratio)], NOW).unwrap_err().to_string();
+        assert!(
+            refused.contains("\"errors / throttles\" (not a sum of metrics times constants)"),
+            "{refused}"
+        );
     }
 
     #[test]

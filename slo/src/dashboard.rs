@@ -142,11 +142,10 @@ fn slo_rows(layout: &mut Layout, slo: &Slo, plan: &alarms::SloAlarms) {
         Some((slice, _)) if timeslices => slice,
         _ => HOUR,
     };
-    let any_alarm = &plan.tiers[0].rules[0].0;
-    // The alarm's metrics and the expressions between them (metric math of a source, a
-    // composite's weighted events), not the value it compares.
-    let lines: Vec<Value> = any_alarm
-        .queries
+    // The alarms' metrics and the expressions between them (metric math of a source, a
+    // composite's weighted events); also for an SLO without alarms (no policy applies).
+    let (queries, filled_ratio) = alarms::ratio_queries(slo, HOUR);
+    let lines: Vec<Value> = queries
         .iter()
         .filter_map(|q| {
             let id = q["id"].as_str().unwrap_or("m");
@@ -160,13 +159,13 @@ fn slo_rows(layout: &mut Layout, slo: &Slo, plan: &alarms::SloAlarms) {
         .collect();
     // A minute without errors publishes no error datapoint: FILL keeps the line unbroken (the
     // ratio still has a gap where there is no traffic at all).
-    let ratio = if matches!(slo.indicator, Measure::Composite(_)) {
-        // Already filled.
-        alarms::ratio_queries(slo, HOUR).1
-    } else if any_alarm.queries.iter().any(|q| q["id"] == "bad") {
-        "FILL(bad, 0) / total".to_owned()
-    } else {
-        "(total - FILL(good, 0)) / total".to_owned()
+    let ratio = match &slo.indicator {
+        Measure::Ratio { bad: Some(_), .. } => "FILL(bad, 0) / total".to_owned(),
+        Measure::Ratio { .. } | Measure::Threshold { .. } => {
+            "(total - FILL(good, 0)) / total".to_owned()
+        }
+        // A stored ratio is read as it is; a composite's ratio is filled already.
+        Measure::Raw { .. } | Measure::Composite(_) => filled_ratio,
     };
     let with = |extra: Vec<Value>| {
         let mut all = lines.clone();

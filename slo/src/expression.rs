@@ -1,7 +1,8 @@
 //! CloudWatch metric-math expressions of metric sources (`expression` over `metrics`).
 //!
-//! CloudWatch evaluates the whole language. This module reads its identifiers (to check and
-//! rename them) and evaluates, for EMF logs, the part an SLI count needs: numbers, metric
+//! CloudWatch evaluates the whole language. This module reads its metric ids (names starting
+//! with a lowercase letter, as CloudWatch's must, that are not called; keywords such as
+//! `REPEAT` and quoted strings are not ids) to check and rename them, and evaluates, for EMF logs, the part an SLI count needs: numbers, metric
 //! ids, `+ - * /`, parentheses and `FILL(x, number)`. As in CloudWatch, a period where a
 //! metric has no datapoint has none in the expression unless `FILL` gives one, and dividing
 //! by 0 gives none.
@@ -10,10 +11,16 @@
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
     Number(f64),
-    /// A metric id or a function name.
+    /// A metric id (CloudWatch's start with a lowercase letter), a function name or a keyword
+    /// such as `REPEAT`.
     Name(String),
+    /// A quoted string (`SEARCH('…')`), whose words are not ids.
+    Text,
     Symbol(char),
 }
+
+/// Deepest nesting of parentheses and signs the evaluator follows (a spec is user input).
+const MAX_DEPTH: usize = 64;
 
 fn tokens(text: &str) -> Result<Vec<(usize, Token)>, String> {
     let mut out = Vec::new();
@@ -28,6 +35,20 @@ fn tokens(text: &str) -> Result<Vec<(usize, Token)>, String> {
             while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
                 i += 1;
             }
+            // An exponent (1e3, 2.5E-2) belongs to the number, not to an id `e3`.
+            if matches!(chars.get(i), Some('e' | 'E')) {
+                let digits_at = if matches!(chars.get(i + 1), Some('+' | '-')) {
+                    i + 2
+                } else {
+                    i + 1
+                };
+                if chars.get(digits_at).is_some_and(char::is_ascii_digit) {
+                    i = digits_at;
+                    while i < chars.len() && chars[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                }
+            }
             let number: String = chars[start..i].iter().collect();
             let value = number
                 .parse()
@@ -39,6 +60,17 @@ fn tokens(text: &str) -> Result<Vec<(usize, Token)>, String> {
                 i += 1;
             }
             out.push((start, Token::Name(chars[start..i].iter().collect())));
+        } else if c == '\'' || c == '"' {
+            let start = i;
+            i += 1;
+            while i < chars.len() && chars[i] != c {
+                i += 1;
+            }
+            if i == chars.len() {
+                return Err(format!("a string opened at {start} is not closed"));
+            }
+            i += 1;
+            out.push((start, Token::Text));
         } else {
             // Everything else is a symbol to CloudWatch; only some are evaluated here.
             out.push((i, Token::Symbol(c)));
@@ -48,24 +80,34 @@ fn tokens(text: &str) -> Result<Vec<(usize, Token)>, String> {
     Ok(out)
 }
 
-/// Whether `name` at token `i` calls a function (a name followed by `(`).
-fn is_call(tokens: &[(usize, Token)], i: usize) -> bool {
-    matches!(tokens.get(i + 1), Some((_, Token::Symbol('('))))
+/// Whether the name at token `i` is a metric id: it starts with a lowercase letter, as
+/// CloudWatch's ids must, and is not called as a function.
+fn is_id(tokens: &[(usize, Token)], i: usize) -> bool {
+    matches!(&tokens[i].1, Token::Name(name) if name.starts_with(|c: char| c.is_ascii_lowercase()))
+        && !matches!(tokens.get(i + 1), Some((_, Token::Symbol('('))))
 }
 
-/// The metric ids `text` reads (names that are not function calls), in order of appearance.
+/// The metric ids `text` reads, in order of appearance.
 pub fn ids(text: &str) -> Result<Vec<String>, String> {
     let tokens = tokens(text)?;
     let mut ids: Vec<String> = Vec::new();
     for (i, (_, token)) in tokens.iter().enumerate() {
         if let Token::Name(name) = token
-            && !is_call(&tokens, i)
+            && is_id(&tokens, i)
             && !ids.contains(name)
         {
             ids.push(name.clone());
         }
     }
     Ok(ids)
+}
+
+/// Whether `text` reads metrics without naming them (`METRICS()`, `SEARCH(…)`), so that a
+/// metric its ids do not name may still be read.
+pub fn reads_unnamed(text: &str) -> Result<bool, String> {
+    Ok(tokens(text)?
+        .iter()
+        .any(|(_, t)| matches!(t, Token::Name(name) if name == "METRICS" || name == "SEARCH")))
 }
 
 /// `text` with every metric id renamed by `rename` (function names and the rest kept as
@@ -77,7 +119,7 @@ pub fn rename(text: &str, rename: impl Fn(&str) -> String) -> Result<String, Str
     let chars: Vec<char> = text.chars().collect();
     for (i, (at, token)) in tokens.iter().enumerate() {
         if let Token::Name(name) = token
-            && !is_call(&tokens, i)
+            && is_id(&tokens, i)
         {
             out.extend(&chars[last..*at]);
             out.push_str(&rename(name));
@@ -101,7 +143,11 @@ pub enum Expr {
 /// Parses `text`, or says what of it is not evaluated here (CloudWatch still evaluates it).
 pub fn parse(text: &str) -> Result<Expr, String> {
     let tokens: Vec<Token> = tokens(text)?.into_iter().map(|(_, t)| t).collect();
-    let mut parser = Parser { tokens, at: 0 };
+    let mut parser = Parser {
+        tokens,
+        at: 0,
+        depth: 0,
+    };
     let expr = parser.sum()?;
     match parser.tokens.get(parser.at) {
         None => Ok(expr),
@@ -113,6 +159,7 @@ fn describe(token: &Token) -> String {
     match token {
         Token::Number(n) => format!("number {n}"),
         Token::Name(name) => format!("{name:?}"),
+        Token::Text => "a string".to_owned(),
         Token::Symbol(c) => format!("{c:?}"),
     }
 }
@@ -120,6 +167,7 @@ fn describe(token: &Token) -> String {
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -160,11 +208,18 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Expr, String> {
-        if let Some(Token::Symbol('-')) = self.peek() {
-            self.at += 1;
-            return Ok(Expr::Negate(Box::new(self.unary()?)));
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!("nested deeper than {MAX_DEPTH}"));
         }
-        self.primary()
+        let expr = if let Some(Token::Symbol('-')) = self.peek() {
+            self.at += 1;
+            self.unary().map(|inner| Expr::Negate(Box::new(inner)))
+        } else {
+            self.primary()
+        };
+        self.depth -= 1;
+        expr
     }
 
     fn primary(&mut self) -> Result<Expr, String> {
@@ -200,7 +255,9 @@ impl Parser {
                 self.expect(')')?;
                 Ok(Expr::Fill(Box::new(inner), value))
             }
-            Some(Token::Name(name)) => Ok(Expr::Metric(name)),
+            Some(Token::Name(name)) if name.starts_with(|c: char| c.is_ascii_lowercase()) => {
+                Ok(Expr::Metric(name))
+            }
             Some(other) => Err(format!("unexpected {}", describe(&other))),
             None => Err("the expression ends too early".into()),
         }
@@ -208,6 +265,42 @@ impl Parser {
 }
 
 impl Expr {
+    /// Whether the expression is a sum of its metrics each times a constant (`FILL(x, 0)`
+    /// counting as `x`): then its value over a long period is the sum of its values over the
+    /// shorter ones, as a count's is.
+    pub fn is_linear(&self) -> bool {
+        match self {
+            Self::Metric(_) => true,
+            Self::Number(_) => false,
+            Self::Negate(inner) => inner.is_linear(),
+            Self::Fill(inner, fill) => *fill == 0.0 && inner.is_linear(),
+            Self::Binary('+' | '-', left, right) => left.is_linear() && right.is_linear(),
+            Self::Binary('*', left, right) => match (&**left, &**right) {
+                (Self::Number(_), other) | (other, Self::Number(_)) => other.is_linear(),
+                _ => false,
+            },
+            Self::Binary('/', left, right) => {
+                matches!(&**right, Self::Number(n) if *n != 0.0) && left.is_linear()
+            }
+            Self::Binary(..) => false,
+        }
+    }
+
+    /// The metric ids outside every `FILL`: in a period where one has no datapoint, neither
+    /// has the expression.
+    pub fn unfilled(&self) -> Vec<&str> {
+        match self {
+            Self::Metric(id) => vec![id.as_str()],
+            Self::Number(_) | Self::Fill(..) => Vec::new(),
+            Self::Negate(inner) => inner.unfilled(),
+            Self::Binary(_, left, right) => {
+                let mut ids = left.unfilled();
+                ids.extend(right.unfilled());
+                ids
+            }
+        }
+    }
+
     /// The value in one period, given each metric's value there (`None`: no datapoint).
     pub fn value(&self, metric: &dyn Fn(&str) -> Option<f64>) -> Option<f64> {
         match self {
@@ -242,8 +335,35 @@ mod tests {
             rename("FILL(errors, 0) - throttles", |id| format!("q0_{id}")).unwrap(),
             "FILL(q0_errors, 0) - q0_throttles"
         );
-        // What only CloudWatch evaluates still has its ids read.
+        // What only CloudWatch evaluates still has its ids read; keywords, strings and
+        // exponents are not ids.
         assert_eq!(ids("SUM(METRICS()) / m1").unwrap(), ["m1"]);
+        assert_eq!(ids("FILL(m1, REPEAT) * 1e3").unwrap(), ["m1"]);
+        assert_eq!(
+            ids("SUM(SEARCH('{AWS/Lambda} errors', 'Sum')) + m2").unwrap(),
+            ["m2"]
+        );
+        assert!(reads_unnamed("SUM(METRICS())").unwrap());
+        assert!(!reads_unnamed("m1 + m2").unwrap());
+        assert_eq!(
+            rename("FILL(m1, REPEAT) + 2.5E-2", |id| format!("x_{id}")).unwrap(),
+            "FILL(x_m1, REPEAT) + 2.5E-2"
+        );
+        assert!(ids("m1 + 'open").unwrap_err().contains("not closed"));
+    }
+
+    #[test]
+    fn only_sums_of_metrics_times_constants_move_between_periods_like_counts() {
+        let linear = |text: &str| parse(text).unwrap().is_linear();
+        assert!(linear("a - FILL(b, 0) * 2 + -c / 4"));
+        assert!(!linear("a / b"));
+        assert!(!linear("a * b"));
+        assert!(!linear("a + 1"));
+        assert!(!linear("FILL(a, 1)"));
+        assert_eq!(
+            parse("requests - FILL(server, 0) + -x").unwrap().unfilled(),
+            ["requests", "x"]
+        );
     }
 
     #[test]
@@ -269,5 +389,13 @@ mod tests {
         assert!(parse("FILL(m1, REPEAT)").unwrap_err().contains("REPEAT"));
         assert!(parse("m1 +").unwrap_err().contains("ends too early"));
         assert!(parse("m1 m2").unwrap_err().contains("unexpected \"m2\""));
+        assert!(parse("FILL(m1, REPEAT)").unwrap_err().contains("REPEAT"));
+        let deep = format!("{}m1{}", "(".repeat(100), ")".repeat(100));
+        assert!(parse(&deep).unwrap_err().contains("nested deeper"));
+        assert!(
+            parse(&"-".repeat(1000))
+                .unwrap_err()
+                .contains("nested deeper")
+        );
     }
 }

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Most metrics one expression may read: GetMetricData takes 500 queries per call.
+const MAX_EXPRESSION_METRICS: usize = 499;
+
 impl Resolver<'_> {
     pub(super) fn data_source(
         &mut self,
@@ -229,13 +232,41 @@ impl Resolver<'_> {
                 "required: the metrics the expression reads",
             );
         }
-        let read = match crate::expression::ids(&math.expression) {
-            Ok(ids) => ids,
+        let expression_at = format!("{spec_at}.expression");
+        let (read, unnamed) = match crate::expression::ids(&math.expression)
+            .and_then(|ids| Ok((ids, crate::expression::reads_unnamed(&math.expression)?)))
+        {
+            Ok(read) => read,
             Err(e) => {
-                self.push(document, &format!("{spec_at}.expression"), e);
+                self.push(document, &expression_at, e);
                 return Err(Unusable::Invalid);
             }
         };
+        if math.metrics.len() > MAX_EXPRESSION_METRICS {
+            self.push(
+                document,
+                &format!("{spec_at}.metrics"),
+                format!(
+                    "{} metrics: at most {MAX_EXPRESSION_METRICS} (GetMetricData takes 500 queries, the expression among them)",
+                    math.metrics.len()
+                ),
+            );
+        }
+        // CloudWatch gives no value where one metric has none: a minute without errors would
+        // count no good events at all.
+        if read.len() > 1
+            && let Ok(parsed) = crate::expression::parse(&math.expression)
+        {
+            for id in parsed.unfilled() {
+                self.push(
+                    document,
+                    &expression_at,
+                    format!(
+                        "{id:?} is outside FILL: where it has no datapoint (a minute without errors, say) the expression has none, and the period would count no events; write FILL({id}, 0)"
+                    ),
+                );
+            }
+        }
         let mut metrics = Vec::new();
         for (i, metric) in math.metrics.into_iter().enumerate() {
             let at = format!("{spec_at}.metrics[{i}]");
@@ -257,7 +288,7 @@ impl Resolver<'_> {
                     &format!("{at}.id"),
                     format!("{:?} is the id of another metric", metric.id),
                 );
-            } else if !read.contains(&metric.id) {
+            } else if !unnamed && !read.contains(&metric.id) {
                 self.push(
                     document,
                     &format!("{at}.id"),
@@ -279,7 +310,7 @@ impl Resolver<'_> {
             if !metrics.iter().any(|(known, _)| known == id) {
                 self.push(
                     document,
-                    &format!("{spec_at}.expression"),
+                    &expression_at,
                     format!("reads {id:?}, which no metric is"),
                 );
             }

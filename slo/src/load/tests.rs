@@ -853,7 +853,7 @@ fn a_count_given_as_metric_math_reads_exactly_the_metrics_it_names() {
             SERVICE_AND_SOURCES.replacen(
                 bad,
                 &math(
-                    "errors - FILL(throttles, 0)",
+                    "FILL(errors, 0) - FILL(throttles, 0)",
                     ["errors", "throttles"],
                     "Sum",
                 ),
@@ -874,7 +874,10 @@ fn a_count_given_as_metric_math_reads_exactly_the_metrics_it_names() {
         panic!("{most:?}")
     };
     let expression = bad_query.math.as_ref().unwrap();
-    assert_eq!(expression.expression, "errors - FILL(throttles, 0)");
+    assert_eq!(
+        expression.expression,
+        "FILL(errors, 0) - FILL(throttles, 0)"
+    );
     assert_eq!(expression.metrics[1].1.metric, "Throttles");
     // Still the DataSource's connection.
     assert_eq!(most.connection.region.as_deref(), Some("eu-west-1"));
@@ -892,6 +895,27 @@ fn a_count_given_as_metric_math_reads_exactly_the_metrics_it_names() {
         "the expression does not read it",
     );
     names(
+        &refused(math(
+            "errors - FILL(throttles, 0)",
+            ["errors", "throttles"],
+            "Sum",
+        )),
+        &format!("{at}.expression"),
+        "\"errors\" is outside FILL",
+    );
+    // Metrics read without their ids (METRICS()) count as read.
+    let unnamed = SERVICE_AND_SOURCES.replacen(
+        bad,
+        &math("SUM(METRICS())", ["errors", "throttles"], "Sum"),
+        1,
+    );
+    load_files(&[
+        ("a-sources.yaml", &unnamed),
+        ("b-alerting.yml", ALERTING),
+        ("c-slos.yaml", SLOS),
+    ])
+    .unwrap();
+    names(
         &refused(math("errors - errors", ["errors", "errors"], "Sum")),
         &format!("{at}.metrics[1].id"),
         "the id of another metric",
@@ -902,7 +926,11 @@ fn a_count_given_as_metric_math_reads_exactly_the_metrics_it_names() {
         "start with a lowercase letter",
     );
     names(
-        &refused(math("errors - throttles", ["errors", "throttles"], "p99")),
+        &refused(math(
+            "FILL(errors, 0) - FILL(throttles, 0)",
+            ["errors", "throttles"],
+            "p99",
+        )),
         &format!("{at}.metrics[1].stat"),
         "events must be counted",
     );

@@ -915,7 +915,7 @@ spec:
           metricSource:
             type: CloudWatch
             spec:
-              expression: requests - FILL(server, 0)
+              expression: FILL(requests, 0) - FILL(server, 0)
               metrics:
                 - {id: requests, namespace: MlInference, metricName: Requests, stat: Sum,
                    dimensions: [{name: Service, value: proxy}, {name: Endpoint, value: mobilenet}]}
@@ -986,7 +986,7 @@ fn a_count_given_as_metric_math_is_evaluated_linted_and_alarmed_on() {
     );
     assert_eq!(
         queries[2]["expression"],
-        "good_requests - FILL(good_server, 0)"
+        "FILL(good_requests, 0) - FILL(good_server, 0)"
     );
     assert_eq!(queries[2]["return_data"], false);
     assert_eq!(queries[1]["metric"]["metric_name"], "ServerErrors");
@@ -995,7 +995,7 @@ fn a_count_given_as_metric_math_is_evaluated_linted_and_alarmed_on() {
     assert_eq!(out.status.code(), Some(0));
     let dashboard = String::from_utf8(out.stdout).unwrap();
     assert!(
-        dashboard.contains("good_requests - FILL(good_server, 0)"),
+        dashboard.contains("FILL(good_requests, 0) - FILL(good_server, 0)"),
         "{dashboard}"
     );
 }
