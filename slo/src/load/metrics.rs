@@ -257,7 +257,13 @@ impl Resolver<'_> {
         if read.len() > 1
             && let Ok(parsed) = crate::expression::parse(&math.expression)
         {
+            let mut unfilled: Vec<&str> = Vec::new();
             for id in parsed.unfilled() {
+                if !unfilled.contains(&id) {
+                    unfilled.push(id);
+                }
+            }
+            for id in unfilled {
                 self.push(
                     document,
                     &expression_at,
