@@ -222,7 +222,9 @@ pub fn plan(requests: &[Request], now_ms: i64) -> Result<Vec<Call>, SourceError>
 fn additive(query: &Query) -> bool {
     match &query.math {
         Some(math) => {
-            crate::expression::parse(&math.expression).is_ok_and(|expr| expr.is_linear())
+            math.local
+                .as_ref()
+                .is_ok_and(crate::expression::Expr::is_linear)
                 && math.metrics.iter().all(|(_, metric)| additive(metric))
         }
         None => matches!(
@@ -633,13 +635,13 @@ mod tests {
     #[test]
     fn an_expression_is_sent_with_its_metrics_under_ids_of_its_own() {
         let math = Query {
-            math: Some(Box::new(crate::spec::Math {
-                expression: "FILL(errors, 0) - throttles".into(),
-                metrics: vec![
+            math: Some(Box::new(crate::spec::Math::new(
+                "FILL(errors, 0) - throttles".into(),
+                vec![
                     ("errors".into(), query("ServerErrors", Stat::Sum)),
                     ("throttles".into(), query("Throttles", Stat::Sum)),
                 ],
-            })),
+            ))),
             ..query("FILL(errors, 0) - throttles", Stat::Sum)
         };
         let sent = metric_data_queries(2, &math, MINUTE, Some("210987654321"));
@@ -678,7 +680,8 @@ mod tests {
         assert!(plan(&[old(math.clone())], NOW).is_ok());
         let mut ratio = math;
         if let Some(expression) = ratio.math.as_mut() {
-            expression.expression = "errors / throttles".into();
+            **expression =
+                crate::spec::Math::new("errors / throttles".into(), expression.metrics.clone());
         }
         let refused = plan(&[old(ratio)], NOW).unwrap_err().to_string();
         assert!(

@@ -147,13 +147,13 @@ fn slo_rows(layout: &mut Layout, slo: &Slo, plan: &alarms::SloAlarms) {
     let (queries, filled_ratio) = alarms::ratio_queries(slo, HOUR);
     let lines: Vec<Value> = queries
         .iter()
-        .filter_map(|q| {
+        .map(|q| {
             let id = q["id"].as_str().unwrap_or("m");
             match q.get("expression") {
-                None => Some(spec_line(id, q)),
-                Some(_) if q["return_data"] == false => Some(json!([{
-                    "expression": q["expression"], "id": id, "visible": false }])),
-                Some(_) => None,
+                None => spec_line(id, q),
+                Some(expression) => {
+                    json!([{ "expression": expression, "id": id, "visible": false }])
+                }
             }
         })
         .collect();

@@ -238,7 +238,9 @@ impl EmfLogs {
         end_ms: i64,
         period: Span,
     ) -> Result<Vec<Option<f64>>, SourceError> {
-        let expr = crate::expression::parse(&math.expression)
+        let expr = math
+            .local
+            .as_ref()
             .map_err(|e| SourceError::Fetch(format!("{:?}: {e}", math.expression)))?;
         let queries: Vec<Query> = math.metrics.iter().map(|(_, q)| q.clone()).collect();
         let values = self.fetch(&queries, start_ms, end_ms, period)?;
@@ -303,7 +305,7 @@ impl Source for EmfLogs {
 
     fn unavailable(&self, query: &Query) -> Option<String> {
         if let Some(math) = &query.math {
-            if let Err(e) = crate::expression::parse(&math.expression) {
+            if let Err(e) = &math.local {
                 return Some(format!(
                     "{:?}: {e}: read it with --source cloudwatch",
                     math.expression

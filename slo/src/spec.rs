@@ -124,6 +124,20 @@ pub struct Query {
 pub struct Math {
     pub expression: String,
     pub metrics: Vec<(String, Query)>,
+    /// The expression as `slo` evaluates it outside CloudWatch, or what of it only CloudWatch
+    /// evaluates (parsed once, here).
+    pub local: Result<crate::expression::Expr, String>,
+}
+
+impl Math {
+    pub fn new(expression: String, metrics: Vec<(String, Query)>) -> Self {
+        let local = crate::expression::parse(&expression);
+        Self {
+            expression,
+            metrics,
+            local,
+        }
+    }
 }
 
 /// The value a spec gives a dimension that Terraform assigns at deploy time (an HTTP API's id):

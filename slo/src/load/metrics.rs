@@ -254,8 +254,9 @@ impl Resolver<'_> {
         }
         // CloudWatch gives no value where one metric has none: a minute without errors would
         // count no good events at all.
+        let local = crate::expression::parse(&math.expression);
         if read.len() > 1
-            && let Ok(parsed) = crate::expression::parse(&math.expression)
+            && let Ok(parsed) = &local
         {
             let mut unfilled: Vec<&str> = Vec::new();
             for id in parsed.unfilled() {
@@ -332,6 +333,7 @@ impl Resolver<'_> {
             math: Some(Box::new(crate::spec::Math {
                 expression: math.expression,
                 metrics,
+                local,
             })),
         })
     }
